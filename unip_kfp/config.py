@@ -1,0 +1,125 @@
+"""The project file `unip-kfp.yaml`: box URIs, Kubernetes Secrets, registry and S3 settings.
+
+It sits next to the manifests (or in the module folder above them) and holds what the
+manifests cannot know about one Kubeflow install. It never holds credentials: S3 keys come
+from the caller's environment, and in the cluster from the Kubernetes Secrets named here.
+
+    user: developer                    # file-API user for relative input paths
+    boxes:
+      data-box:                        # connected-box name (or the DataBox's s3BoxName)
+        uri: s3://my-bucket/unip/data-box
+        secret: data-box-s3            # Secret exposed to stages as AWS_* variables
+    imagePullSecrets: [regcred]
+    s3: {endpoint: http://minio.example:9000}
+    kubeflow: {host: https://kubeflow.example, namespace: team-a}
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import Issue, ManifestError, Severity
+from .yamlsource import CONFIG_FILE_NAMES, format_path, read_documents
+
+_CREDENTIAL_KEYS = {"accesskey", "secretkey", "access_key", "secret_key", "password", "token"}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True, frozen=True)
+
+
+class BoxConfig(_Model):
+    uri: str | None = None
+    secret: str | None = None
+    secret_keys: dict[str, str] = Field(
+        default_factory=lambda: {"AWS_ACCESS_KEY_ID": "accesskey",
+                                 "AWS_SECRET_ACCESS_KEY": "secretkey"},
+        alias="secretKeys")
+
+
+class S3Config(_Model):
+    endpoint: str | None = None
+    secure: bool | None = None
+    region: str | None = None
+
+
+class KubeflowConfig(_Model):
+    host: str | None = None
+    namespace: str | None = None
+    experiment: str | None = None
+    pipeline_root: str | None = Field(default=None, alias="pipelineRoot")
+
+
+class ProjectConfig(_Model):
+    user: str | None = None
+    boxes: dict[str, BoxConfig] = Field(default_factory=dict)
+    image_pull_secrets: list[str] = Field(default_factory=list, alias="imagePullSecrets")
+    s3: S3Config = Field(default_factory=S3Config)
+    kubeflow: KubeflowConfig = Field(default_factory=KubeflowConfig)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The config file's content plus where it came from (for messages)."""
+
+    config: ProjectConfig = field(default_factory=ProjectConfig)
+    file: str | None = None
+
+
+def find_config(paths: list[str] | tuple[str, ...]) -> str | None:
+    """`unip-kfp.yaml` in the first path's folder, else in the folder above it (the module)."""
+    if not paths:
+        return None
+    start = os.path.abspath(paths[0])
+    folder = start if os.path.isdir(start) else os.path.dirname(start)
+    for candidate_folder in (folder, os.path.dirname(folder)):
+        for name in CONFIG_FILE_NAMES:
+            candidate = os.path.join(candidate_folder, name)
+            if os.path.isfile(candidate):
+                return candidate
+    return None
+
+
+def load_settings(file: str | None) -> Settings:
+    """Read and check the config file; a bad one is reported like a bad manifest (exit 3)."""
+    if file is None:
+        return Settings()
+    try:
+        with open(file, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise ManifestError([Issue(Severity.ERROR, f"cannot read config: {exc.strerror}", file)]) \
+            from None
+    documents, issues = read_documents(text, file)
+    if issues:
+        raise ManifestError(issues)
+    if not documents:
+        return Settings(file=file)
+    doc = documents[0]
+    data = doc.data
+    leaked = _credential_paths(data)
+    if leaked:
+        raise ManifestError([Issue(
+            Severity.ERROR, "credentials do not belong in unip-kfp.yaml", file, doc.line_of(p),
+            format_path(p), "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in the environment, "
+            "and name a Kubernetes Secret with 'secret:' for the cluster") for p in leaked])
+    try:
+        return Settings(ProjectConfig.model_validate(data), file)
+    except ValidationError as exc:
+        raise ManifestError([
+            Issue(Severity.ERROR, str(e["msg"]), file, doc.line_of(tuple(e["loc"])),
+                  format_path(tuple(e["loc"])), "see the keys documented in README.md")
+            for e in exc.errors()]) from None
+
+
+def _credential_paths(data: object, path: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    found: list[tuple[str | int, ...]] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if str(key).lower().replace("-", "_") in _CREDENTIAL_KEYS:
+                found.append((*path, key))
+            found += _credential_paths(value, (*path, key))
+    return found
