@@ -35,9 +35,12 @@ class BoxConfig(_Model):
     uri: str | None = None
     secret: str | None = None
     secret_keys: dict[str, str] = Field(
-        default_factory=lambda: {"AWS_ACCESS_KEY_ID": "accesskey",
-                                 "AWS_SECRET_ACCESS_KEY": "secretkey"},
-        alias="secretKeys")
+        default_factory=lambda: {
+            "AWS_ACCESS_KEY_ID": "accesskey",
+            "AWS_SECRET_ACCESS_KEY": "secretkey",
+        },
+        alias="secretKeys",
+    )
 
 
 class S3Config(_Model):
@@ -91,8 +94,9 @@ def load_settings(file: str | None) -> Settings:
         with open(file, encoding="utf-8") as handle:
             text = handle.read()
     except OSError as exc:
-        raise ManifestError([Issue(Severity.ERROR, f"cannot read config: {exc.strerror}", file)]) \
-            from None
+        raise ManifestError(
+            [Issue(Severity.ERROR, f"cannot read config: {exc.strerror}", file)]
+        ) from None
     documents, issues = read_documents(text, file)
     if issues:
         raise ManifestError(issues)
@@ -102,20 +106,41 @@ def load_settings(file: str | None) -> Settings:
     data = doc.data
     leaked = _credential_paths(data)
     if leaked:
-        raise ManifestError([Issue(
-            Severity.ERROR, "credentials do not belong in unip-kfp.yaml", file, doc.line_of(p),
-            format_path(p), "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in the environment, "
-            "and name a Kubernetes Secret with 'secret:' for the cluster") for p in leaked])
+        raise ManifestError(
+            [
+                Issue(
+                    Severity.ERROR,
+                    "credentials do not belong in unip-kfp.yaml",
+                    file,
+                    doc.line_of(p),
+                    format_path(p),
+                    "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in the environment, "
+                    "and name a Kubernetes Secret with 'secret:' for the cluster",
+                )
+                for p in leaked
+            ]
+        )
     try:
         return Settings(ProjectConfig.model_validate(data), file)
     except ValidationError as exc:
-        raise ManifestError([
-            Issue(Severity.ERROR, str(e["msg"]), file, doc.line_of(tuple(e["loc"])),
-                  format_path(tuple(e["loc"])), "see the keys documented in README.md")
-            for e in exc.errors()]) from None
+        raise ManifestError(
+            [
+                Issue(
+                    Severity.ERROR,
+                    str(e["msg"]),
+                    file,
+                    doc.line_of(tuple(e["loc"])),
+                    format_path(tuple(e["loc"])),
+                    "see the keys documented in README.md",
+                )
+                for e in exc.errors()
+            ]
+        ) from None
 
 
-def _credential_paths(data: object, path: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+def _credential_paths(
+    data: object, path: tuple[str | int, ...] = ()
+) -> list[tuple[str | int, ...]]:
     found: list[tuple[str | int, ...]] = []
     if isinstance(data, dict):
         for key, value in data.items():

@@ -43,13 +43,15 @@ class Loaded:
     def line(self, path: FieldPath) -> int:
         return self.doc.line_of(path)
 
-    def issue(self, severity: Severity, path: FieldPath, message: str, hint: str | None = None) -> Issue:
+    def issue(
+        self, severity: Severity, path: FieldPath, message: str, hint: str | None = None
+    ) -> Issue:
         """An issue located at `path` inside this manifest."""
         return Issue(severity, message, self.doc.file, self.line(path), format_path(path), hint)
 
 
 @dataclass(frozen=True)
-class Project:
+class ManifestSet:
     """Everything read from the given paths: the manifests and what was wrong with them."""
 
     manifests: tuple[Loaded, ...]
@@ -57,7 +59,7 @@ class Project:
     paths: tuple[str, ...]
 
     def of_kind(self, kind: type[M]) -> list[tuple[M, Loaded]]:
-        return [(m.model, m) for m in self.manifests if isinstance(m.model, kind)]  # type: ignore[misc]
+        return [(m.model, m) for m in self.manifests if isinstance(m.model, kind)]
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
@@ -69,7 +71,7 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     return found[0]
 
 
-def load_project(paths: Sequence[str]) -> Project:
+def load_project(paths: Sequence[str]) -> ManifestSet:
     """Read every manifest below `paths` (files or folders); collect, do not raise, problems."""
     loaded: list[Loaded] = []
     issues: list[Issue] = []
@@ -77,20 +79,32 @@ def load_project(paths: Sequence[str]) -> Project:
         files = _files_of(path, issues)
         for file in files:
             _load_file(file, loaded, issues)
-    return Project(tuple(loaded), tuple(issues), tuple(paths))
+    return ManifestSet(tuple(loaded), tuple(issues), tuple(paths))
 
 
 def _files_of(path: str, issues: list[Issue]) -> list[str]:
     if os.path.isdir(path):
         files = list(iter_yaml_files(path))
         if not files:
-            issues.append(Issue(Severity.ERROR, "no manifests found (no *.yaml or *.yml files)", path,
-                                hint="pass the folder that holds the module's manifests"))
+            issues.append(
+                Issue(
+                    Severity.ERROR,
+                    "no manifests found (no *.yaml or *.yml files)",
+                    path,
+                    hint="pass the folder that holds the module's manifests",
+                )
+            )
         return files
     if os.path.isfile(path):
         return [path]
-    issues.append(Issue(Severity.ERROR, "no such file or directory", path,
-                        hint="check the path; give a manifest file or a folder of manifests"))
+    issues.append(
+        Issue(
+            Severity.ERROR,
+            "no such file or directory",
+            path,
+            hint="check the path; give a manifest file or a folder of manifests",
+        )
+    )
     return []
 
 
@@ -103,14 +117,27 @@ def _load_file(file: str, loaded: list[Loaded], issues: list[Issue]) -> None:
         issues.append(Issue(Severity.ERROR, f"cannot read file: {exc.strerror}", file))
         return
     except UnicodeDecodeError as exc:
-        issues.append(Issue(Severity.ERROR, f"not UTF-8 text (byte {exc.start})", file,
-                            hint="save the manifest as UTF-8"))
+        issues.append(
+            Issue(
+                Severity.ERROR,
+                f"not UTF-8 text (byte {exc.start})",
+                file,
+                hint="save the manifest as UTF-8",
+            )
+        )
         return
     documents, yaml_issues = read_documents(text, file)
     issues.extend(yaml_issues)
     if not documents and not yaml_issues:
-        issues.append(Issue(Severity.ERROR, "empty file: no YAML document", file, 1,
-                            hint="add a manifest or remove the file"))
+        issues.append(
+            Issue(
+                Severity.ERROR,
+                "empty file: no YAML document",
+                file,
+                1,
+                hint="add a manifest or remove the file",
+            )
+        )
     for doc in documents:
         manifest = _load_document(doc, issues)
         if manifest is not None:
@@ -119,12 +146,23 @@ def _load_file(file: str, loaded: list[Loaded], issues: list[Issue]) -> None:
 
 def _load_document(doc: Document, issues: list[Issue]) -> models.Manifest | None:
     def issue(path: FieldPath, message: str, hint: str | None = None) -> None:
-        issues.append(Issue(Severity.ERROR, message, doc.file, doc.line_of(path),
-                            format_path(path) or None, hint))
+        issues.append(
+            Issue(
+                Severity.ERROR,
+                message,
+                doc.file,
+                doc.line_of(path),
+                format_path(path) or None,
+                hint,
+            )
+        )
 
     if not isinstance(doc.data, dict):
-        issue((), f"a manifest must be a mapping, got {type(doc.data).__name__}",
-              "start the document with 'apiVersion:', 'kind:', 'metadata:', 'spec:'")
+        issue(
+            (),
+            f"a manifest must be a mapping, got {type(doc.data).__name__}",
+            "start the document with 'apiVersion:', 'kind:', 'metadata:', 'spec:'",
+        )
         return None
     kind = doc.data.get("kind")
     if kind in models.SKIPPED_KINDS:
@@ -135,21 +173,35 @@ def _load_document(doc: Document, issues: list[Issue]) -> models.Manifest | None
             issue((), "field 'kind' is missing", f"set kind to one of {', '.join(known)}")
         else:
             guess = did_you_mean(str(kind), known)
-            issue(("kind",), f"unknown kind '{kind}'",
-                  f"did you mean '{guess}'?" if guess else f"use one of {', '.join(known)}")
+            issue(
+                ("kind",),
+                f"unknown kind '{kind}'",
+                f"did you mean '{guess}'?" if guess else f"use one of {', '.join(known)}",
+            )
         return None
     api_version = doc.data.get("apiVersion")
     if api_version != models.API_VERSION:
-        issue(("apiVersion",), f"apiVersion must be '{models.API_VERSION}', got {api_version!r}",
-              f"set apiVersion: \"{models.API_VERSION}\"")
+        issue(
+            ("apiVersion",),
+            f"apiVersion must be '{models.API_VERSION}', got {api_version!r}",
+            f'set apiVersion: "{models.API_VERSION}"',
+        )
         return None
     model_class = models.MODEL_BY_KIND[kind]
     for path, key, owner in models.unknown_keys(doc.data, model_class):
         guess = did_you_mean(key, models.known_keys(owner))
-        issues.append(Issue(
-            Severity.WARNING, f"unknown key '{key}' (ignored)", doc.file, doc.line_of(path),
-            format_path(path), f"did you mean '{guess}'?" if guess else
-            f"known keys here: {', '.join(models.known_keys(owner))}"))
+        issues.append(
+            Issue(
+                Severity.WARNING,
+                f"unknown key '{key}' (ignored)",
+                doc.file,
+                doc.line_of(path),
+                format_path(path),
+                f"did you mean '{guess}'?"
+                if guess
+                else f"known keys here: {', '.join(models.known_keys(owner))}",
+            )
+        )
     try:
         manifest = model_class.model_validate(doc.data)
     except ValidationError as exc:
@@ -165,30 +217,39 @@ def _validation_issues(exc: ValidationError, doc: Document) -> list[Issue]:
         path, missing = _real_path(doc.data, error["loc"])
         if error["type"] == "missing" and missing is not None:
             path = (*path, missing)
-            message, hint = f"required field '{missing}' is missing", f"add '{missing}:' here"
+            message = f"required field '{missing}' is missing"
+            hint: str | None = f"add '{missing}:' here"
         else:
             message, hint = _describe(error)
         if path in by_path:
             if error["type"] in _EXPECTED and "must be" in by_path[path].message:
                 merged = by_path[path].message.split(", got")[0] + f" or {_EXPECTED[error['type']]}"
-                by_path[path] = Issue(Severity.ERROR, merged + _got(error), doc.file,
-                                      doc.line_of(path), format_path(path), hint)
+                by_path[path] = Issue(
+                    Severity.ERROR,
+                    merged + _got(error),
+                    doc.file,
+                    doc.line_of(path),
+                    format_path(path),
+                    hint,
+                )
             continue
-        by_path[path] = Issue(Severity.ERROR, message, doc.file, doc.line_of(path),
-                              format_path(path), hint)
+        by_path[path] = Issue(
+            Severity.ERROR, message, doc.file, doc.line_of(path), format_path(path), hint
+        )
     return list(by_path.values())
 
 
 def _real_path(data: Any, loc: Sequence[str | int]) -> tuple[FieldPath, str | None]:
-    """Follow pydantic's `loc` through the data; drop union-branch labels it adds."""
+    """Follow pydantic's `loc` through the data; drop union-branch labels it adds.
+
+    Returns the deepest real path and, when a mapping lacks the next key, that key.
+    """
     path: list[str | int] = []
     current = data
     for part in loc:
-        if isinstance(current, dict) and part in current:
+        if isinstance(current, dict) and part in current or isinstance(current, list) and isinstance(part, int) and part < len(current):
             current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and part < len(current):
-            current = current[part]
-        elif isinstance(current, dict) and isinstance(part, str) and not path[-1:] == [part]:
+        elif isinstance(current, dict) and isinstance(part, str):
             return tuple(path), part
         else:
             continue
@@ -198,8 +259,11 @@ def _real_path(data: Any, loc: Sequence[str | int]) -> tuple[FieldPath, str | No
 
 def _got(error: Any) -> str:
     value = error.get("input")
-    return f", got {type(value).__name__} {value!r}" if not isinstance(value, (dict, list)) \
+    return (
+        f", got {type(value).__name__} {value!r}"
+        if not isinstance(value, (dict, list))
         else f", got a {type(value).__name__}"
+    )
 
 
 def _describe(error: Any) -> tuple[str, str | None]:
@@ -207,10 +271,12 @@ def _describe(error: Any) -> tuple[str, str | None]:
     if kind in _EXPECTED:
         hint = None
         if kind == "string_type" and isinstance(error.get("input"), (int, float, bool)):
-            hint = f"quote the value: \"{str(error['input']).lower() if isinstance(error['input'], bool) else error['input']}\""
+            value = error["input"]
+            shown = str(value).lower() if isinstance(value, bool) else str(value)
+            hint = f'quote the value: "{shown}"'
         return f"must be {_EXPECTED[kind]}{_got(error)}", hint
     message = str(error["msg"]).removeprefix("Value error, ")
     return message, None
 
 
-__all__ = ["Loaded", "Project", "did_you_mean", "load_project"]
+__all__ = ["Loaded", "ManifestSet", "did_you_mean", "load_project"]

@@ -8,8 +8,8 @@ from these models is plain frozen dataclasses.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import typing
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -27,7 +27,11 @@ class Model(BaseModel):
     """Base: camelCase aliases as in the manifests, strict types, unknown keys kept."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, strict=True, extra="allow", frozen=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+        strict=True,
+        extra="allow",
+        frozen=True,
     )
 
 

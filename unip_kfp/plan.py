@@ -17,10 +17,10 @@ from enum import Enum
 from . import models
 from .config import Settings
 from .errors import Issue, ManifestError, Severity, UsageError
-from .loader import Project
+from .loader import ManifestSet
 from .naming import env_name, io_name, task_name
 from .roles import Role, roles, usages
-from .validate import VALUE_DATATYPES, check_project
+from .validate import VALUE_DATATYPES, check_manifests
 from .wrapper import shell_command
 
 SENTINEL_URI = "minio://mlpipeline/unip/absent"
@@ -37,8 +37,13 @@ class Kind(str, Enum):
     STR = "str"
 
 
-_KIND_OF_DATATYPE = {"FP32": Kind.FLOAT, "FP64": Kind.FLOAT, "INT32": Kind.INT,
-                     "dict": Kind.DICT, "str": Kind.STR}
+_KIND_OF_DATATYPE = {
+    "FP32": Kind.FLOAT,
+    "FP64": Kind.FLOAT,
+    "INT32": Kind.INT,
+    "dict": Kind.DICT,
+    "str": Kind.STR,
+}
 
 
 @dataclass(frozen=True)
@@ -184,53 +189,87 @@ def default_user() -> str:
         return "developer"
 
 
-def build_plan(project: Project, settings: Settings | None = None, *,
-               boxes: Mapping[str, str] | None = None, user: str | None = None,
-               strict: bool = False) -> ProjectPlan:
+def build_plan(
+    manifests: ManifestSet,
+    settings: Settings | None = None,
+    *,
+    boxes: Mapping[str, str] | None = None,
+    user: str | None = None,
+    strict: bool = False,
+) -> ProjectPlan:
     """Validate the project and plan every pipeline in it; invalid manifests raise ManifestError."""
     settings = settings or Settings()
-    issues = check_project(project)
+    issues = check_manifests(manifests)
     if strict:
         issues = [Issue(Severity.ERROR, i.message, i.file, i.line, i.field, i.hint) for i in issues]
     if any(i.severity is Severity.ERROR for i in issues):
         raise ManifestError(issues)
-    if not project.of_kind(models.ExperimentPipeline):
-        raise ManifestError([Issue(Severity.ERROR, "no ExperimentPipeline among the manifests",
-                                   ", ".join(project.paths),
-                                   hint="add the pipeline's manifest or point to its folder")])
-    apis = {a.spec.experiment_pipeline.name: a for a, _ in project.of_kind(models.APIComponent)
-            if a.spec.experiment_pipeline is not None}
+    if not manifests.of_kind(models.ExperimentPipeline):
+        raise ManifestError(
+            [
+                Issue(
+                    Severity.ERROR,
+                    "no ExperimentPipeline among the manifests",
+                    ", ".join(manifests.paths),
+                    hint="add the pipeline's manifest or point to its folder",
+                )
+            ]
+        )
+    apis = {
+        a.spec.experiment_pipeline.name: a
+        for a, _ in manifests.of_kind(models.APIComponent)
+        if a.spec.experiment_pipeline is not None
+    }
     chosen_user = user or settings.config.user or default_user()
     plans = tuple(
-        _plan_pipeline(p, loaded.doc.file, apis.get(p.metadata.name), settings, dict(boxes or {}),
-                       chosen_user)
-        for p, loaded in project.of_kind(models.ExperimentPipeline))
+        _plan_pipeline(
+            p, loaded.doc.file, apis.get(p.metadata.name), settings, dict(boxes or {}), chosen_user
+        )
+        for p, loaded in manifests.of_kind(models.ExperimentPipeline)
+    )
     _check_box_overrides(plans, boxes or {})
     return ProjectPlan(plans, tuple(i for i in issues if i.severity is Severity.WARNING))
 
 
 def _check_box_overrides(plans: Sequence[PipelinePlan], boxes: Mapping[str, str]) -> None:
-    known = {b.name for p in plans for b in p.boxes} | {b.s3_box_name for p in plans for b in p.boxes}
+    known = {b.name for p in plans for b in p.boxes} | {
+        b.s3_box_name for p in plans for b in p.boxes
+    }
     for name in boxes:
         if name not in known:
-            raise UsageError(f"--box {name}=...: no connected box or DataBox named '{name}' "
-                             f"(boxes: {', '.join(sorted(known)) or 'none'})")
+            raise UsageError(
+                f"--box {name}=...: no connected box or DataBox named '{name}' "
+                f"(boxes: {', '.join(sorted(known)) or 'none'})"
+            )
 
 
-def _resolve_boxes(pipeline: models.ExperimentPipeline, settings: Settings,
-                   overrides: Mapping[str, str]) -> tuple[Box, ...]:
+def _resolve_boxes(
+    pipeline: models.ExperimentPipeline, settings: Settings, overrides: Mapping[str, str]
+) -> tuple[Box, ...]:
     """`--box` beats `unip-kfp.yaml` beats `minio://mlpipeline/unip/<namespace>/<s3BoxName>`."""
     result = []
     for box in pipeline.spec.connected_boxes:
         s3_name = box.mount_s3_box.s3_box_name
         configured = settings.config.boxes.get(box.name) or settings.config.boxes.get(s3_name)
-        uri = (overrides.get(box.name) or overrides.get(s3_name)
-               or (configured.uri if configured else None)
-               or f"{DEFAULT_BOX_ROOT}/{pipeline.metadata.namespace}/{s3_name}")
-        result.append(Box(
-            box.name, s3_name, uri.rstrip("/"), box.path, box.default,
-            configured.secret if configured else None,
-            tuple(sorted(configured.secret_keys.items())) if configured and configured.secret else ()))
+        uri = (
+            overrides.get(box.name)
+            or overrides.get(s3_name)
+            or (configured.uri if configured else None)
+            or f"{DEFAULT_BOX_ROOT}/{pipeline.metadata.namespace}/{s3_name}"
+        )
+        result.append(
+            Box(
+                box.name,
+                s3_name,
+                uri.rstrip("/"),
+                box.path,
+                box.default,
+                configured.secret if configured else None,
+                tuple(sorted(configured.secret_keys.items()))
+                if configured and configured.secret
+                else (),
+            )
+        )
     return tuple(result)
 
 
@@ -252,9 +291,14 @@ def _mount_uri(mount: models.MountFrom, boxes: tuple[Box, ...]) -> str:
     return f"{box.uri}/{path}" if path else box.uri
 
 
-def _plan_pipeline(pipeline: models.ExperimentPipeline, file: str,
-                   api: models.APIComponent | None, settings: Settings,
-                   box_overrides: Mapping[str, str], user: str) -> PipelinePlan:
+def _plan_pipeline(
+    pipeline: models.ExperimentPipeline,
+    file: str,
+    api: models.APIComponent | None,
+    settings: Settings,
+    box_overrides: Mapping[str, str],
+    user: str,
+) -> PipelinePlan:
     spec = pipeline.spec
     api_spec = (api.spec.api_spec or models.ApiSpec()) if api else None
     role_of = roles(spec, api_spec)
@@ -267,34 +311,56 @@ def _plan_pipeline(pipeline: models.ExperimentPipeline, file: str,
         api_var = api_vars.get(name)
         mount_uri = _mount_uri(decl.mount_from, boxes) if decl.mount_from else None
         if mount_uri is None and use.mounted:
-            entry = next(r for s in spec.stages for r in s.inputs if r.name == name and r.mount_from)
+            entry = next(
+                r for s in spec.stages for r in s.inputs if r.name == name and r.mount_from
+            )
             assert entry.mount_from is not None
             mount_uri = _mount_uri(entry.mount_from, boxes)
         role = role_of[name]
-        required = role is Role.INPUT and (api_var.required if api_var else True) \
-            and mount_uri is None
-        variables.append(Variable(
-            name=name, role=role, kind=_kind(api_var) if role is Role.INPUT else Kind.FILE,
-            env=env_name(name), param=io_name(name), required=required,
-            description=(api_var.description or "") if api_var else "",
-            datatypes=tuple(api_var.type.datatypes or ()) if api_var and api_var.type else (),
-            content_types=tuple(api_var.type.content_types or ()) if api_var and api_var.type
-            else (), path=decl.path, mount_uri=mount_uri,
-            default=mount_uri if role is Role.INPUT else None))
+        required = (
+            role is Role.INPUT and (api_var.required if api_var else True) and mount_uri is None
+        )
+        variables.append(
+            Variable(
+                name=name,
+                role=role,
+                kind=_kind(api_var) if role is Role.INPUT else Kind.FILE,
+                env=env_name(name),
+                param=io_name(name),
+                required=required,
+                description=(api_var.description or "") if api_var else "",
+                datatypes=tuple(api_var.type.datatypes or ()) if api_var and api_var.type else (),
+                content_types=tuple(api_var.type.content_types or ())
+                if api_var and api_var.type
+                else (),
+                path=decl.path,
+                mount_uri=mount_uri,
+                default=mount_uri if role is Role.INPUT else None,
+            )
+        )
     by_name = {v.name: v for v in variables}
     stages = _plan_stages(spec, by_name, boxes)
     description = f"UNIP ExperimentPipeline {pipeline.metadata.name}" + (
-        f" (API: {api.metadata.name})" if api else "")
+        f" (API: {api.metadata.name})" if api else ""
+    )
     return PipelinePlan(
-        name=pipeline.metadata.name, namespace=pipeline.metadata.namespace or "",
-        description=description, api_component=api.metadata.name if api else None, file=file,
-        user=user, variables=tuple(variables), stages=stages, boxes=boxes,
+        name=pipeline.metadata.name,
+        namespace=pipeline.metadata.namespace or "",
+        description=description,
+        api_component=api.metadata.name if api else None,
+        file=file,
+        user=user,
+        variables=tuple(variables),
+        stages=stages,
+        boxes=boxes,
         image_pull_secrets=tuple(settings.config.image_pull_secrets),
-        continue_with=json.dumps(spec.continue_with) if spec.continue_with is not None else None)
+        continue_with=json.dumps(spec.continue_with) if spec.continue_with is not None else None,
+    )
 
 
-def _plan_stages(spec: models.PipelineSpec, variables: Mapping[str, Variable],
-                 boxes: tuple[Box, ...]) -> tuple[Stage, ...]:
+def _plan_stages(
+    spec: models.PipelineSpec, variables: Mapping[str, Variable], boxes: tuple[Box, ...]
+) -> tuple[Stage, ...]:
     stages: list[Stage] = []
     writer: dict[str, str] = {}
     for stage in spec.stages:
@@ -309,24 +375,50 @@ def _plan_stages(spec: models.PipelineSpec, variables: Mapping[str, Variable],
                 source = Source("mount", var.mount_uri)
             else:
                 source = Source("task", writer[ref.name], var.param)
-            inputs.append(Binding(
-                ref.name, var.env, var.param, var.kind if source.kind == "param" else Kind.FILE,
-                ref.path or var.path, source,
-                optional=source.kind == "param" and not var.required and var.default is None))
-        outputs = [Binding(r.name, variables[r.name].env, variables[r.name].param, Kind.FILE,
-                           r.path or variables[r.name].path) for r in stage.outputs]
+            inputs.append(
+                Binding(
+                    ref.name,
+                    var.env,
+                    var.param,
+                    var.kind if source.kind == "param" else Kind.FILE,
+                    ref.path or var.path,
+                    source,
+                    optional=source.kind == "param" and not var.required and var.default is None,
+                )
+            )
+        outputs = [
+            Binding(
+                r.name,
+                variables[r.name].env,
+                variables[r.name].param,
+                Kind.FILE,
+                r.path or variables[r.name].path,
+            )
+            for r in stage.outputs
+        ]
         limits = stage.resource_limits or models.ResourceLimits()
-        needs = tuple(dict.fromkeys(b.source.ref for b in inputs
-                                    if b.source is not None and b.source.kind == "task"))
-        stages.append(Stage(
-            name=stage.name, task=task_name(stage.name), image=stage.image.existing_image_name,
-            command=tuple(stage.entry_point.cmd), shell=shell_command(stage.entry_point.cmd),
-            env=tuple((e.name, e.value) for e in stage.env),
-            cpu=None if limits.cpu is None else str(limits.cpu),
-            memory=None if limits.memory is None else str(limits.memory),
-            accelerators=tuple((k, int(v)) for k, v in limits.accelerators().items()),
-            inputs=tuple(inputs), outputs=tuple(outputs),
-            after=stages[-1].name if stages else None, needs=needs))
+        needs = tuple(
+            dict.fromkeys(
+                b.source.ref for b in inputs if b.source is not None and b.source.kind == "task"
+            )
+        )
+        stages.append(
+            Stage(
+                name=stage.name,
+                task=task_name(stage.name),
+                image=stage.image.existing_image_name,
+                command=tuple(stage.entry_point.cmd),
+                shell=shell_command(stage.entry_point.cmd),
+                env=tuple((e.name, e.value) for e in stage.env),
+                cpu=None if limits.cpu is None else str(limits.cpu),
+                memory=None if limits.memory is None else str(limits.memory),
+                accelerators=tuple((k, int(v)) for k, v in limits.accelerators().items()),
+                inputs=tuple(inputs),
+                outputs=tuple(outputs),
+                after=stages[-1].name if stages else None,
+                needs=needs,
+            )
+        )
         for ref in stage.outputs:
             writer[ref.name] = stage.name
     return tuple(stages)

@@ -1,6 +1,6 @@
 """The semantic rules of SPEC §2, checked across all loaded manifests at once.
 
-`check_project` returns every problem (errors and warnings); it never raises. Each issue
+`check_manifests` returns every problem (errors and warnings); it never raises. Each issue
 names the file, the line, the field path and what to do.
 """
 
@@ -11,7 +11,7 @@ import re
 
 from . import models
 from .errors import Issue, Severity
-from .loader import Loaded, Project, did_you_mean
+from .loader import Loaded, ManifestSet, did_you_mean
 from .naming import ENV_PREFIX, env_name, io_name, is_dns1123_label, is_env_name, task_name
 from .roles import Role, roles, usages
 from .yamlsource import FieldPath
@@ -24,76 +24,108 @@ MEMORY_QUANTITY = re.compile(r"^[0-9]+(E|Ei|P|Pi|T|Ti|G|Gi|M|Mi|K|Ki)?$")
 VALUE_DATATYPES = ("FP32", "FP64", "INT32", "dict", "str")
 
 
-def check_project(project: Project) -> list[Issue]:
+def check_manifests(manifests: ManifestSet) -> list[Issue]:
     """All cross-field and cross-manifest rules; the loader already checked the schema."""
-    issues: list[Issue] = list(project.issues)
-    issues += _check_metadata(project)
-    pipelines = project.of_kind(models.ExperimentPipeline)
-    apis = _pipeline_apis(project, issues)
-    box_names = {m.metadata.name for m, _ in project.of_kind(models.DataBox)}
+    issues: list[Issue] = list(manifests.issues)
+    issues += _check_metadata(manifests)
+    pipelines = manifests.of_kind(models.ExperimentPipeline)
+    apis = _pipeline_apis(manifests, issues)
+    box_names = {m.metadata.name for m, _ in manifests.of_kind(models.DataBox)}
     for pipeline, loaded in pipelines:
         api = apis.get(pipeline.metadata.name)
         issues += PipelineChecker(pipeline, loaded, api, box_names).run()
     return issues
 
 
-def _check_metadata(project: Project) -> list[Issue]:
+def _check_metadata(manifests: ManifestSet) -> list[Issue]:
     issues: list[Issue] = []
     namespaces: dict[str, Loaded] = {}
     seen: dict[tuple[str, str], Loaded] = {}
-    for loaded in project.manifests:
+    for loaded in manifests.manifests:
         meta = loaded.model.metadata
         if not is_dns1123_label(meta.name):
-            issues.append(loaded.issue(
-                ERROR, ("metadata", "name"), f"'{meta.name}' is not a valid name",
-                "use lower-case letters, digits and '-', starting and ending with a letter or "
-                "digit, at most 63 characters"))
+            issues.append(
+                loaded.issue(
+                    ERROR,
+                    ("metadata", "name"),
+                    f"'{meta.name}' is not a valid name",
+                    "use lower-case letters, digits and '-', starting and ending with a letter or "
+                    "digit, at most 63 characters",
+                )
+            )
         if meta.namespace is None:
-            issues.append(loaded.issue(ERROR, ("metadata", "namespace"),
-                                       "required field 'namespace' is missing",
-                                       "set the module's namespace (the same in every manifest)"))
+            issues.append(
+                loaded.issue(
+                    ERROR,
+                    ("metadata", "namespace"),
+                    "required field 'namespace' is missing",
+                    "set the module's namespace (the same in every manifest)",
+                )
+            )
         else:
             namespaces.setdefault(meta.namespace, loaded)
         key = (loaded.model.kind, meta.name)
         if key in seen:
             first = seen[key]
-            issues.append(loaded.issue(
-                ERROR, ("metadata", "name"), f"duplicate {key[0]} '{meta.name}' "
-                f"(also in {first.doc.file}:{first.line(('metadata', 'name'))})",
-                "give each manifest of a kind its own name"))
+            issues.append(
+                loaded.issue(
+                    ERROR,
+                    ("metadata", "name"),
+                    f"duplicate {key[0]} '{meta.name}' "
+                    f"(also in {first.doc.file}:{first.line(('metadata', 'name'))})",
+                    "give each manifest of a kind its own name",
+                )
+            )
         seen.setdefault(key, loaded)
     if len(namespaces) > 1:
         first_ns, first = next(iter(namespaces.items()))
         for namespace, loaded in list(namespaces.items())[1:]:
-            issues.append(loaded.issue(
-                ERROR, ("metadata", "namespace"),
-                f"namespace '{namespace}' differs from '{first_ns}' "
-                f"({first.doc.file}:{first.line(('metadata', 'namespace'))})",
-                "all components of a module share one metadata.namespace"))
+            issues.append(
+                loaded.issue(
+                    ERROR,
+                    ("metadata", "namespace"),
+                    f"namespace '{namespace}' differs from '{first_ns}' "
+                    f"({first.doc.file}:{first.line(('metadata', 'namespace'))})",
+                    "all components of a module share one metadata.namespace",
+                )
+            )
     return issues
 
 
-def _pipeline_apis(project: Project, issues: list[Issue]) -> dict[str, tuple[models.APIComponent, Loaded]]:
+def _pipeline_apis(
+    manifests: ManifestSet, issues: list[Issue]
+) -> dict[str, tuple[models.APIComponent, Loaded]]:
     """APIComponents by the pipeline they name; a missing pipeline or a second API is an error."""
-    pipelines = [m.metadata.name for m, _ in project.of_kind(models.ExperimentPipeline)]
+    pipelines = [m.metadata.name for m, _ in manifests.of_kind(models.ExperimentPipeline)]
     found: dict[str, tuple[models.APIComponent, Loaded]] = {}
-    for api, loaded in project.of_kind(models.APIComponent):
+    for api, loaded in manifests.of_kind(models.APIComponent):
         ref = api.spec.experiment_pipeline
         if ref is None:
             continue
         path: FieldPath = ("spec", "experimentPipeline")
         if ref.name not in pipelines:
             guess = did_you_mean(ref.name, pipelines)
-            issues.append(loaded.issue(
-                ERROR, path, f"names pipeline '{ref.name}', which is not among the manifests",
-                f"did you mean '{guess}'?" if guess else
-                "add its ExperimentPipeline manifest or fix the name"))
+            issues.append(
+                loaded.issue(
+                    ERROR,
+                    path,
+                    f"names pipeline '{ref.name}', which is not among the manifests",
+                    f"did you mean '{guess}'?"
+                    if guess
+                    else "add its ExperimentPipeline manifest or fix the name",
+                )
+            )
         elif ref.name in found:
             other = found[ref.name][1]
-            issues.append(loaded.issue(
-                ERROR, path, f"pipeline '{ref.name}' already has an APIComponent "
-                f"('{other.model.metadata.name}' in {other.doc.file})",
-                "keep one APIComponent per ExperimentPipeline"))
+            issues.append(
+                loaded.issue(
+                    ERROR,
+                    path,
+                    f"pipeline '{ref.name}' already has an APIComponent "
+                    f"('{other.model.metadata.name}' in {other.doc.file})",
+                    "keep one APIComponent per ExperimentPipeline",
+                )
+            )
         else:
             found[ref.name] = (api, loaded)
     return found
@@ -102,8 +134,13 @@ def _pipeline_apis(project: Project, issues: list[Issue]) -> dict[str, tuple[mod
 class PipelineChecker:
     """The rules for one ExperimentPipeline (and its APIComponent, if any)."""
 
-    def __init__(self, pipeline: models.ExperimentPipeline, loaded: Loaded,
-                 api: tuple[models.APIComponent, Loaded] | None, box_names: set[str]):
+    def __init__(
+        self,
+        pipeline: models.ExperimentPipeline,
+        loaded: Loaded,
+        api: tuple[models.APIComponent, Loaded] | None,
+        box_names: set[str],
+    ):
         self.spec = pipeline.spec
         self.loaded = loaded
         self.api = api[0].spec.api_spec or models.ApiSpec() if api else None
@@ -117,10 +154,13 @@ class PipelineChecker:
     def warn(self, path: FieldPath, message: str, hint: str | None = None) -> None:
         self.issues.append(self.loaded.issue(WARNING, ("spec", *path), message, hint))
 
-    def api_error(self, path: FieldPath, message: str, hint: str | None = None,
-                  severity: Severity = ERROR) -> None:
+    def api_error(
+        self, path: FieldPath, message: str, hint: str | None = None, severity: Severity = ERROR
+    ) -> None:
         assert self.api_loaded is not None
-        self.issues.append(self.api_loaded.issue(severity, ("spec", "apiSpec", *path), message, hint))
+        self.issues.append(
+            self.api_loaded.issue(severity, ("spec", "apiSpec", *path), message, hint)
+        )
 
     def run(self) -> list[Issue]:
         self.check_names()
@@ -145,34 +185,44 @@ class PipelineChecker:
                 mapped = rule(name)
                 other = by_mapped.setdefault(mapped, name)
                 if other != name:
-                    self.error(("vars", declared_at.get(name, 0), "name"),
-                               f"vars '{other}' and '{name}' both become {what} '{mapped}'",
-                               "rename one of them")
+                    self.error(
+                        ("vars", declared_at.get(name, 0), "name"),
+                        f"vars '{other}' and '{name}' both become {what} '{mapped}'",
+                        "rename one of them",
+                    )
         tasks: dict[str, str] = {}
         for index, stage in enumerate(self.spec.stages):
             other = tasks.setdefault(task_name(stage.name), stage.name)
             if other != stage.name:
-                self.error(("stages", index, "name"),
-                           f"stages '{other}' and '{stage.name}' both become KFP task "
-                           f"'{task_name(stage.name)}'", "rename one of them")
+                self.error(
+                    ("stages", index, "name"),
+                    f"stages '{other}' and '{stage.name}' both become KFP task "
+                    f"'{task_name(stage.name)}'",
+                    "rename one of them",
+                )
 
     def check_boxes(self) -> None:
         defaults = [i for i, b in enumerate(self.spec.connected_boxes) if b.default]
         for index in defaults[1:]:
-            self.error(("connectedBoxes", index, "default"),
-                       f"more than one default box ('{self.spec.connected_boxes[defaults[0]].name}' "
-                       f"and '{self.spec.connected_boxes[index].name}')",
-                       "set default: true on one box only")
+            self.error(
+                ("connectedBoxes", index, "default"),
+                f"more than one default box ('{self.spec.connected_boxes[defaults[0]].name}' "
+                f"and '{self.spec.connected_boxes[index].name}')",
+                "set default: true on one box only",
+            )
         for index, box in enumerate(self.spec.connected_boxes):
             if box.path is not None:
                 self.check_container_path(("connectedBoxes", index, "path"), box.path)
             s3_name = box.mount_s3_box.s3_box_name
             if self.box_names and s3_name not in self.box_names:
                 guess = did_you_mean(s3_name, self.box_names)
-                self.warn(("connectedBoxes", index, "mountS3Box", "s3BoxName"),
-                          f"no DataBox named '{s3_name}' among the manifests",
-                          f"did you mean '{guess}'?" if guess else
-                          "fine if the box belongs to another module; otherwise fix the name")
+                self.warn(
+                    ("connectedBoxes", index, "mountS3Box", "s3BoxName"),
+                    f"no DataBox named '{s3_name}' among the manifests",
+                    f"did you mean '{guess}'?"
+                    if guess
+                    else "fine if the box belongs to another module; otherwise fix the name",
+                )
 
     def check_vars(self) -> None:
         for index, var in enumerate(self.spec.vars):
@@ -185,19 +235,27 @@ class PipelineChecker:
             box = ref.mount_from.box
             names = [b.name for b in self.spec.connected_boxes]
             if box.name is None and not any(b.default for b in self.spec.connected_boxes):
-                self.error((*path, "mountFrom", "box"), "no box named and no default box",
-                           "set mountFrom.box.name to one of connectedBoxes")
+                self.error(
+                    (*path, "mountFrom", "box"),
+                    "no box named and no default box",
+                    "set mountFrom.box.name to one of connectedBoxes",
+                )
             elif box.name is not None and box.name not in names:
                 guess = did_you_mean(box.name, names)
-                self.error((*path, "mountFrom", "box", "name"),
-                           f"'{box.name}' is not a connected box",
-                           f"did you mean '{guess}'?" if guess else
-                           "add it to spec.connectedBoxes or use one listed there")
+                self.error(
+                    (*path, "mountFrom", "box", "name"),
+                    f"'{box.name}' is not a connected box",
+                    f"did you mean '{guess}'?"
+                    if guess
+                    else "add it to spec.connectedBoxes or use one listed there",
+                )
             parts = box.box_path.split("/")
             if box.box_path.startswith("/") or ".." in parts:
-                self.error((*path, "mountFrom", "box", "boxPath"),
-                           f"boxPath '{box.box_path}' escapes its box",
-                           "use a path relative to the box, e.g. users/<user>/file_groups/<folder>")
+                self.error(
+                    (*path, "mountFrom", "box", "boxPath"),
+                    f"boxPath '{box.box_path}' escapes its box",
+                    "use a path relative to the box, e.g. users/<user>/file_groups/<folder>",
+                )
 
     def check_container_path(self, path: FieldPath, value: str) -> None:
         if not value.startswith("/"):
@@ -210,20 +268,30 @@ class PipelineChecker:
         for index, stage in enumerate(self.spec.stages):
             at: FieldPath = ("stages", index)
             if not stage.image.existing_image_name.strip():
-                self.error((*at, "image", "existingImageName"), "image is empty",
-                           "name the Docker image the stage runs")
+                self.error(
+                    (*at, "image", "existingImageName"),
+                    "image is empty",
+                    "name the Docker image the stage runs",
+                )
             if not "".join(stage.entry_point.cmd).strip():
-                self.error((*at, "entryPoint", "cmd"), "command is empty",
-                           "list the command and its arguments, e.g. [python3, src/train.py]")
+                self.error(
+                    (*at, "entryPoint", "cmd"),
+                    "command is empty",
+                    "list the command and its arguments, e.g. [python3, src/train.py]",
+                )
             for kind in ("inputs", "outputs"):
                 refs = getattr(stage, kind)
                 _duplicates(self, [r.name for r in refs], (*at, kind), f"stage {kind[:-1]}")
                 for j, ref in enumerate(refs):
                     if ref.name not in declared:
                         guess = did_you_mean(ref.name, declared)
-                        self.error((*at, kind, j, "name"), f"'{ref.name}' is not a declared var",
-                                   f"did you mean '{guess}'?" if guess else
-                                   f"declare it in spec.vars (declared: {', '.join(declared)})")
+                        self.error(
+                            (*at, kind, j, "name"),
+                            f"'{ref.name}' is not a declared var",
+                            f"did you mean '{guess}'?"
+                            if guess
+                            else f"declare it in spec.vars (declared: {', '.join(declared)})",
+                        )
                     self.check_ref((*at, kind, j), ref)
             self.check_stage_paths(at, stage)
             self.check_env(at, stage)
@@ -241,40 +309,62 @@ class PipelineChecker:
                     continue
                 norm = posixpath.normpath(target)
                 for other_name, other in placed:
-                    if norm == other or norm.startswith(other.rstrip("/") + "/") \
-                            or other.startswith(norm.rstrip("/") + "/"):
-                        self.error((*at, kind, j, "path"),
-                                   f"path '{target}' of '{ref.name}' collides with '{other}' "
-                                   f"of '{other_name}'", "give each var its own, separate path")
+                    if (
+                        norm == other
+                        or norm.startswith(other.rstrip("/") + "/")
+                        or other.startswith(norm.rstrip("/") + "/")
+                    ):
+                        self.error(
+                            (*at, kind, j, "path"),
+                            f"path '{target}' of '{ref.name}' collides with '{other}' "
+                            f"of '{other_name}'",
+                            "give each var its own, separate path",
+                        )
                 placed.append((ref.name, norm))
 
     def check_env(self, at: FieldPath, stage: models.Stage) -> None:
         _duplicates(self, [e.name for e in stage.env], (*at, "env"), "env var")
         for j, env in enumerate(stage.env):
             if not is_env_name(env.name):
-                self.error((*at, "env", j, "name"), f"'{env.name}' is not a valid env var name",
-                           "use letters, digits and '_', not starting with a digit")
+                self.error(
+                    (*at, "env", j, "name"),
+                    f"'{env.name}' is not a valid env var name",
+                    "use letters, digits and '_', not starting with a digit",
+                )
             elif env.name.upper().startswith(ENV_PREFIX):
-                self.error((*at, "env", j, "name"),
-                           f"'{env.name}' uses the reserved prefix {ENV_PREFIX}",
-                           "those variables are set from spec.vars; pick another name")
+                self.error(
+                    (*at, "env", j, "name"),
+                    f"'{env.name}' uses the reserved prefix {ENV_PREFIX}",
+                    "those variables are set from spec.vars; pick another name",
+                )
 
     def check_resources(self, at: FieldPath, limits: models.ResourceLimits | None) -> None:
         if limits is None:
             return
         at = (*at, "resourceLimits")
-        if limits.cpu is not None and (isinstance(limits.cpu, bool)
-                                       or not CPU_QUANTITY.match(str(limits.cpu))):
-            self.error((*at, "cpu"), f"cpu '{limits.cpu}' is not a quantity Kubeflow accepts",
-                       "use a number of cores (0.5, 2) or millicores (500m)")
-        if limits.memory is not None and (isinstance(limits.memory, bool)
-                                          or not MEMORY_QUANTITY.match(str(limits.memory))):
-            self.error((*at, "memory"), f"memory '{limits.memory}' is not a quantity Kubeflow "
-                       "accepts", "use an integer with an optional suffix: 256M, 1Gi, 512Ki")
+        if limits.cpu is not None and (
+            isinstance(limits.cpu, bool) or not CPU_QUANTITY.match(str(limits.cpu))
+        ):
+            self.error(
+                (*at, "cpu"),
+                f"cpu '{limits.cpu}' is not a quantity Kubeflow accepts",
+                "use a number of cores (0.5, 2) or millicores (500m)",
+            )
+        if limits.memory is not None and (
+            isinstance(limits.memory, bool) or not MEMORY_QUANTITY.match(str(limits.memory))
+        ):
+            self.error(
+                (*at, "memory"),
+                f"memory '{limits.memory}' is not a quantity Kubeflow accepts",
+                "use an integer with an optional suffix: 256M, 1Gi, 512Ki",
+            )
         for key, value in limits.accelerators().items():
             if isinstance(value, bool) or not re.fullmatch(r"[0-9]+", str(value)) or int(value) < 1:
-                self.error((*at, key), f"accelerator count '{value}' is not a positive integer",
-                           "give the number of devices, e.g. 1")
+                self.error(
+                    (*at, key),
+                    f"accelerator count '{value}' is not a positive integer",
+                    "give the number of devices, e.g. 1",
+                )
 
     def check_data_flow(self) -> None:
         use = usages(self.spec)
@@ -284,30 +374,41 @@ class PipelineChecker:
             if name not in declared_at:
                 continue  # reported at the stage
             if not u.readers and not u.writers:
-                self.warn(("vars", declared_at[name], "name"), f"var '{name}' is not used by any stage",
-                          "remove it or add it to a stage's inputs/outputs")
+                self.warn(
+                    ("vars", declared_at[name], "name"),
+                    f"var '{name}' is not used by any stage",
+                    "remove it or add it to a stage's inputs/outputs",
+                )
             writers = sorted(set(u.writers))
             if len(u.writers) > 1:
-                self.error(("stages", writers[-1], "outputs"),
-                           f"'{name}' is written by more than one stage "
-                           f"({', '.join(self.spec.stages[i].name for i in writers)})",
-                           "each var has one writer; give the other output its own var")
+                self.error(
+                    ("stages", writers[-1], "outputs"),
+                    f"'{name}' is written by more than one stage "
+                    f"({', '.join(self.spec.stages[i].name for i in writers)})",
+                    "each var has one writer; give the other output its own var",
+                )
             if u.mounted and u.writers:
-                self.error(("stages", writers[0], "outputs"),
-                           f"'{name}' is mounted from a box and also written by a stage",
-                           "outputs go to the run's artifact store; use another var for the "
-                           "output and copy it with 'unip-kfp run -o'")
+                self.error(
+                    ("stages", writers[0], "outputs"),
+                    f"'{name}' is mounted from a box and also written by a stage",
+                    "outputs go to the run's artifact store; use another var for the "
+                    "output and copy it with 'unip-kfp run -o'",
+                )
             if role[name] is Role.INTERNAL and u.readers and u.read_before_write():
                 reader = min(u.readers)
-                self.error(("stages", reader, "inputs"),
-                           f"stage '{self.spec.stages[reader].name}' reads '{name}' before any "
-                           "earlier stage writes it", "list it as an API input, mount it, or "
-                           "move the writing stage before this one")
+                self.error(
+                    ("stages", reader, "inputs"),
+                    f"stage '{self.spec.stages[reader].name}' reads '{name}' before any "
+                    "earlier stage writes it",
+                    "list it as an API input, mount it, or move the writing stage before this one",
+                )
             if self.api is None and role[name] is Role.INPUT and u.writers:
-                self.error(("stages", writers[0], "outputs"),
-                           f"'{name}' is read by stage '{self.spec.stages[min(u.readers)].name}' "
-                           "before this stage writes it",
-                           "stages run in manifest order: move the writing stage first")
+                self.error(
+                    ("stages", writers[0], "outputs"),
+                    f"'{name}' is read by stage '{self.spec.stages[min(u.readers)].name}' "
+                    "before this stage writes it",
+                    "stages run in manifest order: move the writing stage first",
+                )
 
     def check_api(self) -> None:
         assert self.api is not None
@@ -318,34 +419,56 @@ class PipelineChecker:
             for j, item in enumerate(items):
                 at: FieldPath = (kind, j)
                 if item.name in seen:
-                    self.api_error((*at, "name"), f"duplicate API {kind[:-1]} '{item.name}'",
-                                   "list each variable once")
+                    self.api_error(
+                        (*at, "name"),
+                        f"duplicate API {kind[:-1]} '{item.name}'",
+                        "list each variable once",
+                    )
                 seen.add(item.name)
                 if item.name not in use:
                     guess = did_you_mean(item.name, list(use))
-                    self.api_error((*at, "name"), f"'{item.name}' is not a var of the pipeline",
-                                   f"did you mean '{guess}'?" if guess else
-                                   "declare it in the pipeline's spec.vars")
+                    self.api_error(
+                        (*at, "name"),
+                        f"'{item.name}' is not a var of the pipeline",
+                        f"did you mean '{guess}'?"
+                        if guess
+                        else "declare it in the pipeline's spec.vars",
+                    )
                     continue
                 u = use[item.name]
                 if kind == "inputs" and u.writers:
-                    self.api_error((*at, "name"), f"API input '{item.name}' is written by stage "
-                                   f"'{self.spec.stages[u.writers[0]].name}'",
-                                   "an input comes from the caller; make it an output or rename")
+                    self.api_error(
+                        (*at, "name"),
+                        f"API input '{item.name}' is written by stage "
+                        f"'{self.spec.stages[u.writers[0]].name}'",
+                        "an input comes from the caller; make it an output or rename",
+                    )
                 if kind == "inputs" and u.mounted and _is_value(item):
-                    self.api_error((*at, "type", "datatypes"),
-                                   f"'{item.name}' is mounted from a box but typed as a value",
-                                   "mounted data is a file or folder: use FILE")
+                    self.api_error(
+                        (*at, "type", "datatypes"),
+                        f"'{item.name}' is mounted from a box but typed as a value",
+                        "mounted data is a file or folder: use FILE",
+                    )
                 if kind == "outputs" and not u.writers:
-                    self.api_error((*at, "name"), f"API output '{item.name}' is written by no stage",
-                                   "add it to a stage's outputs")
+                    self.api_error(
+                        (*at, "name"),
+                        f"API output '{item.name}' is written by no stage",
+                        "add it to a stage's outputs",
+                    )
                 if kind == "outputs" and _is_value(item):
-                    self.api_error((*at, "type", "datatypes"),
-                                   f"output '{item.name}' is typed as a value; outputs are folders",
-                                   "use datatypes [FILE] (or website)", WARNING)
+                    self.api_error(
+                        (*at, "type", "datatypes"),
+                        f"output '{item.name}' is typed as a value; outputs are folders",
+                        "use datatypes [FILE] (or website)",
+                        WARNING,
+                    )
                 if kind == "outputs" and "required" in (item.model_fields_set or ()):
-                    self.api_error((*at, "required"), "outputs are always optional; "
-                                   "'required' has no effect", "remove it", WARNING)
+                    self.api_error(
+                        (*at, "required"),
+                        "outputs are always optional; 'required' has no effect",
+                        "remove it",
+                        WARNING,
+                    )
 
 
 def _is_value(item: models.ApiVar) -> bool:
@@ -358,10 +481,12 @@ def _duplicates(checker: PipelineChecker, names: list[str], path: FieldPath, wha
     first: dict[str, int] = {}
     for index, name in enumerate(names):
         if name in first:
-            checker.error((*path, index, "name"),
-                          f"duplicate {what} '{name}' (first at {path[-1]}[{first[name]}])",
-                          "names must be unique")
+            checker.error(
+                (*path, index, "name"),
+                f"duplicate {what} '{name}' (first at {path[-1]}[{first[name]}])",
+                "names must be unique",
+            )
         first.setdefault(name, index)
 
 
-__all__ = ["check_project"]
+__all__ = ["check_manifests"]

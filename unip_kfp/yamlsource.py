@@ -49,7 +49,11 @@ class Document:
 
 
 def _record_lines(
-    node: yaml.Node, path: FieldPath, lines: dict[FieldPath, int], issues: list[Issue], file: str,
+    node: yaml.Node,
+    path: FieldPath,
+    lines: dict[FieldPath, int],
+    issues: list[Issue],
+    file: str,
     active: set[int],
 ) -> None:
     """Walk the node tree, noting each path's line and any duplicate mapping key."""
@@ -63,13 +67,19 @@ def _record_lines(
             key = str(key_node.value)
             line = key_node.start_mark.line + 1
             if key in first_seen:
-                issues.append(Issue(
-                    Severity.ERROR, f"duplicate key '{key}' (first on line {first_seen[key]})",
-                    file, line, format_path((*path, key)),
-                    "YAML keeps only the last value of a repeated key: remove one of them"))
+                issues.append(
+                    Issue(
+                        Severity.ERROR,
+                        f"duplicate key '{key}' (first on line {first_seen[key]})",
+                        file,
+                        line,
+                        format_path((*path, key)),
+                        "YAML keeps only the last value of a repeated key: remove one of them",
+                    )
+                )
             first_seen.setdefault(key, line)
             _record_lines(value_node, (*path, key), lines, issues, file, active)
-            lines[(*path, key)] = line
+            lines[path + (key,)] = line
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _record_lines(item, (*path, index), lines, issues, file, active)
@@ -97,11 +107,19 @@ def read_documents(text: str, file: str) -> tuple[list[Document], list[Issue]]:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
-        issues.append(Issue(Severity.ERROR, f"invalid YAML: {problem}", file, line,
-                            hint="fix the YAML syntax at this line (indentation, quotes, ':')"))
+        issues.append(
+            Issue(
+                Severity.ERROR,
+                f"invalid YAML: {problem}",
+                file,
+                line,
+                hint="fix the YAML syntax at this line (indentation, quotes, ':')",
+            )
+        )
     except yaml.YAMLError as exc:
-        issues.append(Issue(Severity.ERROR, f"invalid YAML: {exc}", file,
-                            hint="fix the YAML syntax"))
+        issues.append(
+            Issue(Severity.ERROR, f"invalid YAML: {exc}", file, hint="fix the YAML syntax")
+        )
     finally:
         loader.dispose()
     return documents, issues
