@@ -247,7 +247,13 @@ def _real_path(data: Any, loc: Sequence[str | int]) -> tuple[FieldPath, str | No
     path: list[str | int] = []
     current = data
     for part in loc:
-        if isinstance(current, dict) and part in current or isinstance(current, list) and isinstance(part, int) and part < len(current):
+        if (
+            isinstance(current, dict)
+            and part in current
+            or isinstance(current, list)
+            and isinstance(part, int)
+            and part < len(current)
+        ):
             current = current[part]
         elif isinstance(current, dict) and isinstance(part, str):
             return tuple(path), part
