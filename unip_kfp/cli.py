@@ -7,6 +7,7 @@ contract in `errors.py`. kfp is imported only inside the commands that need it.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -14,7 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from . import render
-from .errors import EXIT_INVALID, ManifestError, UnipKfpError
+from .errors import EXIT_INVALID, EXIT_RUN_FAILED, ManifestError, UnipKfpError
 from .loader import load_project
 from .project import Project, load
 from .validate import check_manifests
@@ -35,6 +36,15 @@ def handle_errors(func: F) -> F:
         except KeyboardInterrupt:
             click.echo("unip-kfp: interrupted", err=True)
             sys.exit(130)
+        except Exception as exc:  # a bug of ours: say so briefly, trace only on request
+            if os.environ.get("UNIP_KFP_DEBUG"):
+                raise
+            click.echo(
+                f"unip-kfp: internal error: {type(exc).__name__}: {exc}\n"
+                "    (set UNIP_KFP_DEBUG=1 for the traceback, and please report it)",
+                err=True,
+            )
+            sys.exit(EXIT_RUN_FAILED)
 
     return wrapper  # type: ignore[return-value]
 

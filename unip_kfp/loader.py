@@ -247,14 +247,10 @@ def _real_path(data: Any, loc: Sequence[str | int]) -> tuple[FieldPath, str | No
     path: list[str | int] = []
     current = data
     for part in loc:
-        if (
-            isinstance(current, dict)
-            and part in current
-            or isinstance(current, list)
-            and isinstance(part, int)
-            and part < len(current)
-        ):
-            current = current[part]
+        in_dict = isinstance(current, dict) and part in current
+        in_list = isinstance(current, list) and isinstance(part, int) and part < len(current)
+        if in_dict or in_list:
+            current = current[part]  # type: ignore[index]
         elif isinstance(current, dict) and isinstance(part, str):
             return tuple(path), part
         else:

@@ -10,13 +10,18 @@ kfp is imported only by the methods that need it, so loading and planning stay f
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .config import Settings, find_config, load_settings
 from .errors import Issue
 from .loader import ManifestSet, load_project
 from .plan import PipelinePlan, ProjectPlan, build_plan
+
+if TYPE_CHECKING:
+    from .package import CompiledPackage
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,48 @@ class Project:
                 + "): choose one with --pipeline"
             )
         return chosen[0]
+
+    def compile(
+        self,
+        output: str | None = None,
+        *,
+        pipeline: str | None = None,
+        cache: bool = False,
+        parallel: bool = False,
+        force: bool = False,
+    ) -> list[CompiledPackage]:
+        """Compile the pipeline(s) to KFP packages; write them when `output` is given.
+
+        `output` is a `.yaml` file (one pipeline) or a folder (`<pipeline-name>.yaml` each).
+        """
+        from .package import CompiledPackage, compile_to_bytes, output_paths, write_package
+        from .pipeline import CompileOptions
+
+        chosen = self.plan.select(pipeline)
+        options = CompileOptions(cache=cache, parallel=parallel)
+        paths = output_paths([p.name for p in chosen], output) if output is not None else {}
+        packages = []
+        for plan in chosen:
+            content = compile_to_bytes(plan, options)
+            path = paths.get(plan.name)
+            if path is not None:
+                write_package(path, content, force=force)
+            packages.append(CompiledPackage(plan.name, content, path))
+        return packages
+
+    def components(
+        self, output: str, *, pipeline: str | None = None, force: bool = False
+    ) -> list[str]:
+        """Write one reusable component YAML per stage: `<output>/<pipeline>/<stage>.yaml`."""
+        from .package import component_to_bytes, write_package
+
+        written = []
+        for plan in self.plan.select(pipeline):
+            for stage in plan.stages:
+                path = os.path.join(output, plan.name, f"{stage.task}.yaml")
+                write_package(path, component_to_bytes(plan, stage.name), force=force)
+                written.append(path)
+        return written
 
 
 def load(

@@ -1,0 +1,88 @@
+"""One KFP container component per stage, built in memory from the plan.
+
+The command is the constant wrapper script; every variable name, placeholder, target path
+and the user command are separate args records (see `wrapper.py`). Components are built
+from `kfp.dsl.structures` so input descriptions, optional parameters and placeholders
+(`IfPresent`, `InputUri`) are expressed exactly as the package needs them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kfp.dsl import placeholders, structures
+from kfp.dsl.container_component_class import ContainerComponent
+
+from . import wrapper
+from .plan import Binding, Kind, PipelinePlan, Stage
+
+ARTIFACT_TYPE = "system.Artifact@0.0.1"
+PARAMETER_TYPES = {Kind.FLOAT: "Float", Kind.INT: "Integer", Kind.DICT: "Dict", Kind.STR: "String"}
+
+
+def stage_component(plan: PipelinePlan, stage: Stage) -> ContainerComponent:
+    """The container component of `stage`: artifacts in/out, typed values, wrapper command."""
+    inputs: dict[str, structures.InputSpec] = {}
+    outputs: dict[str, structures.OutputSpec] = {}
+    args: list[Any] = []
+    for binding in stage.inputs:
+        description = _description(plan, binding)
+        if binding.kind is Kind.FILE:
+            inputs[binding.io] = structures.InputSpec(type=ARTIFACT_TYPE, description=description)
+        else:
+            inputs[binding.io] = structures.InputSpec(
+                type=PARAMETER_TYPES[binding.kind],
+                optional=binding.optional or None,
+                description=description,
+            )
+        args += _input_record(plan, binding)
+    for binding in stage.outputs:
+        outputs[binding.io] = structures.OutputSpec(
+            type=ARTIFACT_TYPE, description=_description(plan, binding)
+        )
+        args += wrapper.out_record(
+            binding.env, placeholders.OutputPathPlaceholder(binding.io), binding.target
+        )
+    args += wrapper.cmd_record(stage.shell)
+    spec = structures.ComponentSpec(
+        name=stage.task,
+        description=f"UNIP stage '{stage.name}' of pipeline '{plan.name}': {stage.shell}",
+        inputs=inputs or None,
+        outputs=outputs or None,
+        implementation=structures.Implementation(
+            container=structures.ContainerSpecImplementation(
+                image=stage.image, command=wrapper.command(), args=args
+            )
+        ),
+    )
+    return ContainerComponent(spec, pipeline_func=None)
+
+
+def _input_record(plan: PipelinePlan, binding: Binding) -> list[Any]:
+    """The wrapper record of one input: file, optional file (sentinel), value, optional value."""
+    if binding.kind is Kind.FILE:
+        path = placeholders.InputPathPlaceholder(binding.io)
+        if binding.optional:
+            # IfPresent on artifacts never fires on the 2.17 backend: the pipeline imports a
+            # sentinel URI instead, and the wrapper unsets the variable when it sees it.
+            return wrapper.opt_record(
+                binding.env,
+                path,
+                binding.target,
+                placeholders.InputUriPlaceholder(binding.io),
+                plan.sentinel_uri,
+            )
+        return wrapper.in_record(binding.env, path, binding.target)
+    record = wrapper.val_record(
+        binding.env, placeholders.InputValuePlaceholder(binding.io), binding.target
+    )
+    if binding.optional:
+        # IfPresent works on parameters: an omitted optional value leaves the variable unset.
+        return [placeholders.IfPresentPlaceholder(input_name=binding.io, then=record)]
+    return record
+
+
+def _description(plan: PipelinePlan, binding: Binding) -> str:
+    variable = plan.variable(binding.var)
+    text = variable.description or f"UNIP variable '{binding.var}'"
+    return f"{text} (container: ${binding.env})"

@@ -1,0 +1,111 @@
+"""Compile a planned pipeline into a KFP pipeline package (IR YAML) and write it safely.
+
+The same plan always gives the same bytes: kfp's compiler is deterministic for a given
+graph, and the graph is built in manifest order with stable names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+
+from kfp import compiler
+
+from .errors import CompileError, UsageError
+from .pipeline import CompileOptions, build_pipeline
+from .plan import PipelinePlan
+
+PACKAGE_HEADER = "# PIPELINE DEFINITION"
+
+
+@dataclass(frozen=True)
+class CompiledPackage:
+    """A compiled pipeline: its bytes, and where it was written (if it was)."""
+
+    pipeline: str
+    content: bytes
+    path: str | None = None
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+def compile_to_bytes(plan: PipelinePlan, options: CompileOptions | None = None) -> bytes:
+    """The package YAML of `plan`; kfp's refusals become CompileError (exit 4)."""
+    component = build_pipeline(plan, options or CompileOptions())
+    with tempfile.TemporaryDirectory(prefix="unip-kfp-") as folder:
+        path = os.path.join(folder, "pipeline.yaml")
+        try:
+            compiler.Compiler().compile(pipeline_func=component, package_path=path)
+        except Exception as exc:  # the compiler raises many types; all mean "KFP refused"
+            raise CompileError(
+                f"pipeline '{plan.name}': Kubeflow Pipelines refused to compile it: {exc}"
+            ) from exc
+        with open(path, "rb") as handle:
+            return handle.read()
+
+
+def output_paths(names: list[str], output: str | None) -> dict[str, str]:
+    """Where each pipeline's package goes: `-o FILE` for one, else `<dir>/<name>.yaml`."""
+    if output and output.endswith((".yaml", ".yml")) and not os.path.isdir(output):
+        if len(names) > 1:
+            raise UsageError(f"-o {output}: {len(names)} pipelines need a folder, not one file")
+        return {names[0]: output}
+    folder = output or "."
+    return {name: os.path.join(folder, f"{name}.yaml") for name in names}
+
+
+def write_package(path: str, content: bytes, *, force: bool = False) -> None:
+    """Write atomically; never replace a file that is not a pipeline package (unless forced)."""
+    if os.path.isdir(path):
+        raise UsageError(f"{path} is a folder")
+    if os.path.exists(path) and not force and not _is_package(path):
+        raise UsageError(
+            f"{path} exists and is not a pipeline package; refusing to overwrite it "
+            "(choose another -o, or --force)"
+        )
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".unip-kfp-", suffix=".yaml")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(content)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def _is_package(path: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    return (
+        head.startswith(PACKAGE_HEADER.encode())
+        or b"pipelineInfo:" in head
+        or b"deploymentSpec:" in head
+    )
+
+
+def component_to_bytes(plan: PipelinePlan, stage_name: str) -> bytes:
+    """One stage as a reusable component YAML (loads with `kfp.components.load_component_*`)."""
+    from .components import stage_component
+
+    stage = next(s for s in plan.stages if s.name == stage_name)
+    with tempfile.TemporaryDirectory(prefix="unip-kfp-") as folder:
+        path = os.path.join(folder, "component.yaml")
+        try:
+            compiler.Compiler().compile(stage_component(plan, stage), package_path=path)
+        except Exception as exc:  # the compiler raises many types; all mean "KFP refused"
+            raise CompileError(
+                f"stage '{stage.name}' of pipeline '{plan.name}': Kubeflow "
+                f"Pipelines refused to compile it: {exc}"
+            ) from exc
+        with open(path, "rb") as handle:
+            return handle.read()

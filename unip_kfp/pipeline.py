@@ -1,0 +1,220 @@
+"""Assemble the KFP pipeline of one planned ExperimentPipeline.
+
+Inputs become typed pipeline parameters; file inputs are full-URI strings fed to
+`dsl.importer` (the 2.17 backend resolves an importer URI only when it is a whole
+parameter or a constant). Optional file inputs import a sentinel in a `dsl.Else` branch and
+reach the stage through `dsl.OneOf`. Stages run in manifest order unless `parallel`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from kfp import dsl, kubernetes
+from kfp.dsl import graph_component, structures
+
+from .components import ARTIFACT_TYPE, PARAMETER_TYPES, stage_component
+from .errors import CompileError
+from .plan import Kind, PipelinePlan, Stage, Variable
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    """Switches that change the package, not the manifests' meaning."""
+
+    cache: bool = False
+    parallel: bool = False
+
+
+def build_pipeline(plan: PipelinePlan, options: CompileOptions | None = None) -> Any:
+    """The pipeline as a kfp GraphComponent, ready for `kfp.compiler.Compiler().compile`."""
+    options = options or CompileOptions()
+    components = {}
+    for stage in plan.stages:
+        with _blame(plan, stage):
+            components[stage.name] = stage_component(plan, stage)
+    spec = structures.ComponentSpec(
+        name=plan.name,
+        description=plan.description,
+        inputs={v.param: _parameter_spec(v) for v in plan.inputs} or None,
+        outputs={
+            v.param: structures.OutputSpec(type=ARTIFACT_TYPE, description=v.description or None)
+            for v in plan.outputs
+        }
+        or None,
+        implementation=structures.Implementation(),
+    )
+
+    def body(*channels: Any) -> dict[str, Any]:
+        return _Assembly(
+            plan, options, components, dict(zip([v.param for v in plan.inputs], channels, strict=True))
+        ).run()
+
+    body.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(v.param, inspect.Parameter.POSITIONAL_OR_KEYWORD) for v in plan.inputs]
+    )
+    body.__name__ = plan.name.replace("-", "_")
+    try:
+        return graph_component.GraphComponent(
+            component_spec=spec, pipeline_func=body, display_name=plan.name
+        )
+    except CompileError:
+        raise
+    except Exception as exc:  # kfp signals invalid graphs with many exception types
+        raise CompileError(
+            f"pipeline '{plan.name}': Kubeflow Pipelines rejected it: {exc}"
+        ) from exc
+
+
+def _parameter_spec(variable: Variable) -> structures.InputSpec:
+    """A pipeline parameter per SPEC §3: URIs are strings; '' means an omitted optional file."""
+    kind = "String" if variable.kind is Kind.FILE else PARAMETER_TYPES[variable.kind]
+    description = variable.description or f"UNIP input '{variable.name}'"
+    if variable.kind is Kind.FILE:
+        description += " (full URI, e.g. minio://bucket/path)"
+    if variable.default is not None:
+        return structures.InputSpec(
+            type=kind, default=variable.default, optional=True, description=description
+        )
+    if variable.required:
+        return structures.InputSpec(type=kind, description=description)
+    if variable.kind is Kind.FILE:
+        return structures.InputSpec(
+            type=kind, default="", optional=True, description=description + "; empty = not given"
+        )
+    return structures.InputSpec(
+        type=kind, optional=True, description=description + "; may be omitted"
+    )
+
+
+@contextmanager
+def _blame(plan: PipelinePlan, stage: Stage | None) -> Iterator[None]:
+    """Name the pipeline and stage when kfp refuses something."""
+    try:
+        yield
+    except CompileError:
+        raise
+    except Exception as exc:  # kfp raises ValueError, TypeError and its own exception types
+        where = f"stage '{stage.name}' of pipeline '{plan.name}'" if stage else plan.name
+        raise CompileError(f"{where}: Kubeflow Pipelines rejected it: {exc}") from exc
+
+
+class _Assembly:
+    """The body of the pipeline function: importers, stage tasks, ordering, task settings."""
+
+    def __init__(
+        self,
+        plan: PipelinePlan,
+        options: CompileOptions,
+        components: dict[str, Any],
+        params: dict[str, Any],
+    ):
+        self.plan = plan
+        self.options = options
+        self.components = components
+        self.params = params
+        self.artifacts: dict[tuple[str, str], Any] = {}
+        self.tasks: dict[str, Any] = {}
+
+    def run(self) -> dict[str, Any]:
+        previous = None
+        for stage in self.plan.stages:
+            with _blame(self.plan, stage):
+                task = self.stage_task(stage)
+                if previous is not None and not self.options.parallel:
+                    task.after(previous)
+            previous = task
+        return {
+            v.param: self.tasks[self.plan.producer(v.name).name].outputs[v.param]  # type: ignore[union-attr]
+            for v in self.plan.outputs
+        }
+
+    def stage_task(self, stage: Stage) -> Any:
+        arguments = {}
+        for binding in stage.inputs:
+            source = binding.source
+            assert source is not None
+            if source.kind == "task":
+                arguments[binding.io] = self.tasks[source.ref].outputs[binding.io]
+            elif source.kind == "mount":
+                arguments[binding.io] = self.imported("mount", source.ref, binding.var)
+            elif binding.kind is Kind.FILE:
+                arguments[binding.io] = self.imported(
+                    "param", source.ref, binding.var, optional=binding.optional
+                )
+            else:
+                arguments[binding.io] = self.params[source.ref]
+        task = self.components[stage.name](**arguments)
+        task.set_display_name(stage.name)
+        self.configure(task, stage)
+        self.tasks[stage.name] = task
+        return task
+
+    def imported(self, kind: str, ref: str, var: str, optional: bool = False) -> Any:
+        """One importer per URI source (shared by every stage that reads it)."""
+        key = (kind, ref)
+        if key in self.artifacts:
+            return self.artifacts[key]
+        if kind == "mount":
+            artifact = self.importer(ref, f"mount {var}")
+        elif not optional:
+            artifact = self.importer(self.params[ref], f"import {var}")
+        else:
+            with dsl.If(self.params[ref] != "", name=f"{ref}-given"):
+                given = self.importer(self.params[ref], f"import {var}")
+            with dsl.Else(name=f"{ref}-absent"):
+                absent = self.importer(self.plan.sentinel_uri, f"{var} not given")
+            artifact = dsl.OneOf(given, absent)
+        self.artifacts[key] = artifact
+        return artifact
+
+    def importer(self, uri: Any, display_name: str) -> Any:
+        task = dsl.importer(artifact_uri=uri, artifact_class=dsl.Artifact, reimport=False)
+        task.set_display_name(display_name)
+        task.set_caching_options(self.options.cache)
+        return task.output
+
+    def configure(self, task: Any, stage: Stage) -> None:
+        task.set_caching_options(self.options.cache)
+        for name, value in stage.env:
+            task.set_env_variable(name, value)
+        if stage.cpu:
+            task.set_cpu_request(stage.cpu)
+            task.set_cpu_limit(stage.cpu)
+        if stage.memory:
+            task.set_memory_request(stage.memory)
+            task.set_memory_limit(stage.memory)
+        if len(stage.accelerators) > 1:
+            raise CompileError(
+                f"stage '{stage.name}': Kubeflow Pipelines allows one accelerator type per task, "
+                f"got {', '.join(k for k, _ in stage.accelerators)}"
+            )
+        for key, count in stage.accelerators:
+            task.set_accelerator_type(key)
+            task.set_accelerator_limit(count)
+        if self.plan.image_pull_secrets:
+            kubernetes.set_image_pull_secrets(task, list(self.plan.image_pull_secrets))
+        for box in self.secret_boxes(stage):
+            kubernetes.use_secret_as_env(
+                task, secret_name=box.secret, secret_key_to_env={k: e for e, k in box.secret_keys}
+            )
+
+    def secret_boxes(self, stage: Stage) -> list[Any]:
+        """Boxes whose credentials the launcher needs to download this stage's inputs."""
+        uris = [b.source.ref for b in stage.inputs if b.source and b.source.kind == "mount"]
+        boxes = [
+            box
+            for box in self.plan.boxes
+            if box.secret and any(u == box.uri or u.startswith(box.uri + "/") for u in uris)
+        ]
+        default = self.plan.default_box
+        reads_params = any(
+            b.source and b.source.kind == "param" and b.kind is Kind.FILE for b in stage.inputs
+        )
+        if reads_params and default is not None and default.secret and default not in boxes:
+            boxes.append(default)
+        return boxes
