@@ -250,7 +250,7 @@ def _real_path(data: Any, loc: Sequence[str | int]) -> tuple[FieldPath, str | No
         in_dict = isinstance(current, dict) and part in current
         in_list = isinstance(current, list) and isinstance(part, int) and part < len(current)
         if in_dict or in_list:
-            current = current[part]  # type: ignore[index]
+            current = current[part]
         elif isinstance(current, dict) and isinstance(part, str):
             return tuple(path), part
         else:

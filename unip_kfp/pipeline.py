@@ -50,9 +50,8 @@ def build_pipeline(plan: PipelinePlan, options: CompileOptions | None = None) ->
     )
 
     def body(*channels: Any) -> dict[str, Any]:
-        return _Assembly(
-            plan, options, components, dict(zip([v.param for v in plan.inputs], channels, strict=True))
-        ).run()
+        params = dict(zip([v.param for v in plan.inputs], channels, strict=True))
+        return _Assembly(plan, options, components, params).run()
 
     body.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [inspect.Parameter(v.param, inspect.Parameter.POSITIONAL_OR_KEYWORD) for v in plan.inputs]
