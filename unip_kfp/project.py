@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .config import Settings, find_config, load_settings
 from .errors import Issue
@@ -95,6 +95,18 @@ class Project:
                 write_package(path, component_to_bytes(plan, stage.name), force=force)
                 written.append(path)
         return written
+
+    def run_local(self, **options: Any) -> Any:
+        """Run a pipeline of this project on this machine (see `unip_kfp.local.run_local`)."""
+        from .local import run_local
+
+        return run_local(self, **options)
+
+    def submit(self, client: Any = None, **options: Any) -> Any:
+        """Run a pipeline on Kubeflow through `kfp.Client` (see `unip_kfp.kubeflow.submit`)."""
+        from .kubeflow import submit
+
+        return submit(self, client=client, **options)
 
 
 def load(
