@@ -20,8 +20,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Compile the example, then run that very package locally and show its metrics.
 demo: install
-	cd examples/train-test && ../../$(BIN)/unip-kfp plan manifests
+	cd examples/train-test && \
+	  ../../$(BIN)/unip-kfp compile manifests -o out/ && \
+	  ../../$(BIN)/unip-kfp run out/my-pipeline.yaml \
+	    -i xy_train=./data/xy_train.csv -i xy_test=./data/xy_test.csv \
+	    -i extra_parameters=./data/extra_parameters.json \
+	    -o testing_results=./results --force && \
+	  echo "metrics: examples/train-test/results/metrics.csv" && cat results/metrics.csv
 
 lint: install
 	$(BIN)/ruff check unip_kfp tests bench examples
