@@ -88,7 +88,7 @@ def compile_case(case_id: str) -> dict[str, bytes]:
     return {p.pipeline: p.content for p in project.compile(**case.options)}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def compiled(case_id: str) -> dict[str, bytes]:
     """`compile_case`, once per test session (the other compile tests share it)."""
     return compile_case(case_id)
@@ -96,7 +96,8 @@ def compiled(case_id: str) -> dict[str, bytes]:
 
 def documents(content: bytes) -> tuple[dict, dict | None]:
     """The pipeline spec and the platform spec (None when the package has only one)."""
-    docs = [d for d in yaml.safe_load_all(content) if d is not None]
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    docs = [d for d in yaml.load_all(content, Loader=loader) if d is not None]
     assert 1 <= len(docs) <= 2, f"expected 1 or 2 YAML documents, got {len(docs)}"
     return docs[0], (docs[1] if len(docs) == 2 else None)
 
@@ -212,9 +213,7 @@ def test_normalise_touches_only_sdk_version() -> None:
     normalised = normalise(content)
     assert normalised.count(b"\n") == content.count(b"\n")
     changed = [
-        (a, b)
-        for a, b in zip(content.splitlines(), normalised.splitlines(), strict=True)
-        if a != b
+        (a, b) for a, b in zip(content.splitlines(), normalised.splitlines(), strict=True) if a != b
     ]
     assert len(changed) == 1 and changed[0][0].startswith(b"sdkVersion: kfp-")
 
