@@ -33,6 +33,8 @@ def handle_errors(func: F) -> F:
         except UnipKfpError as exc:
             click.echo(f"unip-kfp: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise  # click's own usage errors keep their exit code (2)
         except KeyboardInterrupt:
             click.echo("unip-kfp: interrupted", err=True)
             sys.exit(130)

@@ -57,6 +57,7 @@ class ManifestSet:
     manifests: tuple[Loaded, ...]
     issues: tuple[Issue, ...]
     paths: tuple[str, ...]
+    unparsed: tuple[tuple[str, str], ...] = ()  # (kind, name) of documents with schema errors
 
     def of_kind(self, kind: type[M]) -> list[tuple[M, Loaded]]:
         return [(m.model, m) for m in self.manifests if isinstance(m.model, kind)]
@@ -75,11 +76,12 @@ def load_project(paths: Sequence[str]) -> ManifestSet:
     """Read every manifest below `paths` (files or folders); collect, do not raise, problems."""
     loaded: list[Loaded] = []
     issues: list[Issue] = []
+    unparsed: list[tuple[str, str]] = []
     for path in paths:
         files = _files_of(path, issues)
         for file in files:
-            _load_file(file, loaded, issues)
-    return ManifestSet(tuple(loaded), tuple(issues), tuple(paths))
+            _load_file(file, loaded, issues, unparsed)
+    return ManifestSet(tuple(loaded), tuple(issues), tuple(paths), tuple(unparsed))
 
 
 def _files_of(path: str, issues: list[Issue]) -> list[str]:
@@ -108,7 +110,9 @@ def _files_of(path: str, issues: list[Issue]) -> list[str]:
     return []
 
 
-def _load_file(file: str, loaded: list[Loaded], issues: list[Issue]) -> None:
+def _load_file(
+    file: str, loaded: list[Loaded], issues: list[Issue], unparsed: list[tuple[str, str]]
+) -> None:
     try:
         with open(file, "rb") as handle:
             raw = handle.read()
@@ -140,6 +144,12 @@ def _load_file(file: str, loaded: list[Loaded], issues: list[Issue]) -> None:
         )
     for doc in documents:
         manifest = _load_document(doc, issues)
+        if manifest is None:
+            name = (
+                (doc.data.get("metadata") or {}).get("name") if isinstance(doc.data, dict) else None
+            )
+            if isinstance(name, str) and isinstance(doc.data.get("kind"), str):
+                unparsed.append((doc.data["kind"], name))
         if manifest is not None:
             loaded.append(Loaded(manifest, doc))
 
@@ -268,17 +278,29 @@ def _got(error: Any) -> str:
     )
 
 
+_HINTS = {
+    "string_type": "write a text value (quote it if YAML reads it as a number or boolean)",
+    "bool_type": "use true or false",
+    "list_type": "write a YAML list: '[a, b]' or one '- item' line per element",
+    "dict_type": "write a mapping of 'key: value' lines",
+    "model_type": "write a mapping of 'key: value' lines",
+    "model_attributes_type": "write a mapping of 'key: value' lines",
+    "int_type": "write a whole number",
+    "float_type": "write a number",
+}
+
+
 def _describe(error: Any) -> tuple[str, str | None]:
     kind = error["type"]
     if kind in _EXPECTED:
-        hint = None
-        if kind == "string_type" and isinstance(error.get("input"), (int, float, bool)):
-            value = error["input"]
+        hint = _HINTS.get(kind)
+        value = error.get("input")
+        if kind == "string_type" and isinstance(value, (int, float, bool)):
             shown = str(value).lower() if isinstance(value, bool) else str(value)
             hint = f'quote the value: "{shown}"'
         return f"must be {_EXPECTED[kind]}{_got(error)}", hint
     message = str(error["msg"]).removeprefix("Value error, ")
-    return message, None
-
-
-__all__ = ["Loaded", "ManifestSet", "did_you_mean", "load_project"]
+    if kind == "value_error" and "; use " in message:
+        message, _, remedy = message.partition("; ")
+        return message, remedy
+    return message, "see the platform documentation of this field"

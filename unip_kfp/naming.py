@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keyword
 import re
 
 ENV_PREFIX = "UNIP_PIPELINE_"
@@ -20,12 +21,12 @@ def env_name(var: str) -> str:
 
 def is_env_name(name: str) -> bool:
     """A name POSIX shells can export."""
-    return bool(_ENV_NAME.match(name))
+    return bool(_ENV_NAME.fullmatch(name))
 
 
 def is_dns1123_label(name: str) -> bool:
     """Kubernetes object names (`metadata.name`): lower-case alphanumerics and `-`, <= 63."""
-    return len(name) <= 63 and bool(_DNS1123_LABEL.match(name))
+    return len(name) <= 63 and bool(_DNS1123_LABEL.fullmatch(name))
 
 
 def io_name(var: str) -> str:
@@ -37,6 +38,8 @@ def io_name(var: str) -> str:
     name = re.sub(r"[^_0-9a-z]+", "_", var.lower()).strip("_")
     if not name or not name[0].isalpha():
         name = "v_" + name
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        name += "_"  # pipeline parameters become Python parameters
     return name
 
 

@@ -354,7 +354,7 @@ def _plan_pipeline(
         stages=stages,
         boxes=boxes,
         image_pull_secrets=tuple(settings.config.image_pull_secrets),
-        continue_with=json.dumps(spec.continue_with) if spec.continue_with is not None else None,
+        continue_with=_as_text(spec.continue_with),
     )
 
 
@@ -422,3 +422,13 @@ def _plan_stages(
         for ref in stage.outputs:
             writer[ref.name] = stage.name
     return tuple(stages)
+
+
+def _as_text(value: object) -> str | None:
+    """A free-form manifest value (`continueWith`) as text for display; never fails."""
+    if value is None:
+        return None
+    try:
+        return json.dumps(value, default=str, sort_keys=True)
+    except ValueError:  # a recursive YAML alias
+        return repr(value)

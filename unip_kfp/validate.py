@@ -78,8 +78,19 @@ def _check_metadata(manifests: ManifestSet) -> list[Issue]:
             )
         seen.setdefault(key, loaded)
     if len(namespaces) > 1:
-        first_ns, first = next(iter(namespaces.items()))
-        for namespace, loaded in list(namespaces.items())[1:]:
+        # The pipeline's namespace is the reference: blame the manifests that differ from it.
+        first_ns = next(
+            (
+                m.model.metadata.namespace
+                for m in manifests.manifests
+                if isinstance(m.model, models.ExperimentPipeline) and m.model.metadata.namespace
+            ),
+            next(iter(namespaces)),
+        )
+        first = namespaces[first_ns]
+        for namespace, loaded in namespaces.items():
+            if namespace == first_ns:
+                continue
             issues.append(
                 loaded.issue(
                     ERROR,
@@ -97,12 +108,13 @@ def _pipeline_apis(
 ) -> dict[str, tuple[models.APIComponent, Loaded]]:
     """APIComponents by the pipeline they name; a missing pipeline or a second API is an error."""
     pipelines = [m.metadata.name for m, _ in manifests.of_kind(models.ExperimentPipeline)]
+    pipelines += [name for kind, name in manifests.unparsed if kind == "ExperimentPipeline"]
     found: dict[str, tuple[models.APIComponent, Loaded]] = {}
     for api, loaded in manifests.of_kind(models.APIComponent):
         ref = api.spec.experiment_pipeline
         if ref is None:
             continue
-        path: FieldPath = ("spec", "experimentPipeline")
+        path: FieldPath = ("spec", "experimentPipeline", "name")
         if ref.name not in pipelines:
             guess = did_you_mean(ref.name, pipelines)
             issues.append(
@@ -177,16 +189,23 @@ class PipelineChecker:
         _duplicates(self, [v.name for v in self.spec.vars], ("vars",), "var")
         _duplicates(self, [s.name for s in self.spec.stages], ("stages",), "stage")
         _duplicates(self, [b.name for b in self.spec.connected_boxes], ("connectedBoxes",), "box")
-        names = list(usages(self.spec))
         declared_at = {v.name: i for i, v in enumerate(self.spec.vars)}
+        for kind, names in (
+            ("vars", [v.name for v in self.spec.vars]),
+            ("stages", [s.name for s in self.spec.stages]),
+            ("connectedBoxes", [b.name for b in self.spec.connected_boxes]),
+        ):
+            for index, name in enumerate(names):
+                if not name.strip():
+                    self.error((kind, index, "name"), "name is empty", "give it a name")
         for rule, what in ((env_name, "environment variable"), (io_name, "KFP name")):
             by_mapped: dict[str, str] = {}
-            for name in names:
+            for name in declared_at:  # undeclared names are reported where stages use them
                 mapped = rule(name)
                 other = by_mapped.setdefault(mapped, name)
                 if other != name:
                     self.error(
-                        ("vars", declared_at.get(name, 0), "name"),
+                        ("vars", declared_at[name], "name"),
                         f"vars '{other}' and '{name}' both become {what} '{mapped}'",
                         "rename one of them",
                     )
@@ -343,7 +362,7 @@ class PipelineChecker:
             return
         at = (*at, "resourceLimits")
         if limits.cpu is not None and (
-            isinstance(limits.cpu, bool) or not CPU_QUANTITY.match(str(limits.cpu))
+            isinstance(limits.cpu, bool) or not CPU_QUANTITY.fullmatch(str(limits.cpu))
         ):
             self.error(
                 (*at, "cpu"),
@@ -351,7 +370,7 @@ class PipelineChecker:
                 "use a number of cores (0.5, 2) or millicores (500m)",
             )
         if limits.memory is not None and (
-            isinstance(limits.memory, bool) or not MEMORY_QUANTITY.match(str(limits.memory))
+            isinstance(limits.memory, bool) or not MEMORY_QUANTITY.fullmatch(str(limits.memory))
         ):
             self.error(
                 (*at, "memory"),
@@ -394,7 +413,8 @@ class PipelineChecker:
                     "outputs go to the run's artifact store; use another var for the "
                     "output and copy it with 'unip-kfp run -o'",
                 )
-            if role[name] is Role.INTERNAL and u.readers and u.read_before_write():
+            readable = role[name] in (Role.INTERNAL, Role.OUTPUT)
+            if readable and u.readers and u.read_before_write():
                 reader = min(u.readers)
                 self.error(
                     ("stages", reader, "inputs"),

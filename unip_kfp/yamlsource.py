@@ -90,9 +90,10 @@ def read_documents(text: str, file: str) -> tuple[list[Document], list[Issue]]:
     """Parse every document of `text`; syntax errors become issues, never exceptions."""
     documents: list[Document] = []
     issues: list[Issue] = []
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     index = 0
     try:
+        loader = yaml.SafeLoader(text)
         while loader.check_node():
             node = loader.get_node()
             if node is None:
@@ -121,7 +122,8 @@ def read_documents(text: str, file: str) -> tuple[list[Document], list[Issue]]:
             Issue(Severity.ERROR, f"invalid YAML: {exc}", file, hint="fix the YAML syntax")
         )
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return documents, issues
 
 
