@@ -1,0 +1,22 @@
+"""Run pipelines on Kubeflow Pipelines through `kfp.Client`: submit, wait, fetch, upload.
+
+    from unip_kfp.kubeflow import submit, upload
+    project = unip_kfp.load("examples/train-test/manifests")
+    handle = submit(project, host="http://localhost:8080",
+                    inputs={"xy_train": "./data/xy_train.csv", "xy_test": "./data/xy_test.csv"})
+    handle.wait()                                   # per-stage progress; raises on failure
+    handle.outputs({"testing_results": "./results"})
+
+Modules, by responsibility: `connection` (host, namespace, auth, probe, error mapping),
+`target` (what is submitted), `submission` (inputs, experiment, run), `progress` (waiting),
+`handle` (`RunHandle`), `versions` (upload), `storage` (box transfers with minio),
+`artifacts` (where a run's outputs are). kfp is imported only when a function needs it.
+"""
+
+from __future__ import annotations
+
+from .handle import RunHandle
+from .submission import DEFAULT_PIPELINE_ROOT, submit
+from .versions import Upload, upload
+
+__all__ = ["DEFAULT_PIPELINE_ROOT", "RunHandle", "Upload", "submit", "upload"]

@@ -1,0 +1,365 @@
+"""Reach the Kubeflow Pipelines API: resolve host, namespace and auth, probe, build `kfp.Client`.
+
+Resolution follows kfp 2.17 (research notes, Q9), with the gaps users trip over filled in:
+
+* host: the `host` argument, else `KF_PIPELINES_ENDPOINT`, else `kubeflow.host` in
+  `unip-kfp.yaml`, else (inside a pod) the in-cluster service
+  `http://ml-pipeline.kubeflow.svc.cluster.local:8888`. No scheme means `https://`, as in kfp.
+* auth: an explicit token (`--token`), else the service-account token file named by
+  `KF_PIPELINES_SA_TOKEN_PATH` (or kfp's default `/var/run/secrets/kubeflow/pipelines/token`
+  when it exists), re-read on every request by kfp's `ServiceAccountTokenVolumeCredentials`.
+  kfp itself ignores that file once a host is given; we do not. Session cookies and headers
+  from `~/.config/kfp/context.json` are applied by kfp itself (and by our probe).
+* namespace: the `namespace` argument, else `kubeflow.namespace`, else `context.json`, else
+  the pod's service-account namespace. A multi-user install without one is refused up front
+  (the backend would answer with a cryptic "Namespace is empty" later).
+
+Before `kfp.Client` is built we probe `<host>/apis/v2beta1/healthz` with a short timeout:
+kfp's own check retries 5 x 5 s, so a wrong address would otherwise hang for 25 s. Every
+API call then goes through `api_errors`, which turns HTTP and network failures into the
+exit-code contract: 401/403, 5xx and network errors are `UnreachableError` (exit 5) with the
+server's message and a hint; other refusals (4xx) are `RunFailedError` (exit 1).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import socket
+import ssl
+import urllib.error
+import urllib.request
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import KubeflowConfig
+from ..errors import RunFailedError, UnipKfpError, UnreachableError, UsageError
+
+API_PREFIX = "/apis/v2beta1"
+IN_CLUSTER_HOST = "http://ml-pipeline.kubeflow.svc.cluster.local:8888"
+DEFAULT_SA_TOKEN_PATH = "/var/run/secrets/kubeflow/pipelines/token"
+POD_NAMESPACE_PATH = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+KFP_CONTEXT = "~/.config/kfp/context.json"
+
+AUTH_HINT = (
+    "check the token (--token, KF_PIPELINES_SA_TOKEN_PATH, or the session cookie in "
+    "~/.config/kfp/context.json) and, on a multi-user install, that this user may use the "
+    "namespace (--namespace)"
+)
+
+
+class KubeflowUnavailable(UnreachableError):
+    """Kubeflow failed or could not be reached (exit 5); `transient` when a retry may help."""
+
+    def __init__(self, message: str, *, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient
+
+
+@dataclass(frozen=True)
+class Auth:
+    """How requests authenticate: a fixed bearer token, or a token file re-read per request."""
+
+    token: str | None = None
+    token_file: str | None = None
+
+    def bearer(self) -> str | None:
+        if self.token:
+            return self.token
+        if self.token_file:
+            with open(self.token_file, encoding="utf-8") as handle:
+                return handle.read().strip()
+        return None
+
+    def describe(self) -> str:
+        if self.token:
+            return "bearer token"
+        if self.token_file:
+            return f"service-account token file {self.token_file}"
+        return "no token"
+
+
+@dataclass
+class Connection:
+    """A ready `kfp.Client` plus what we resolved to build it (for links and messages)."""
+
+    client: Any
+    host: str
+    namespace: str | None
+    ui_host: str
+    multi_user: bool = False
+
+    def run_url(self, run_id: str) -> str:
+        return f"{self.ui_host}/#/runs/details/{run_id}"
+
+    def experiment_url(self, experiment_id: str) -> str:
+        return f"{self.ui_host}/#/experiments/details/{experiment_id}"
+
+    def pipeline_url(self, pipeline_id: str, version_id: str | None = None) -> str:
+        url = f"{self.ui_host}/#/pipelines/details/{pipeline_id}"
+        return f"{url}/version/{version_id}" if version_id else url
+
+    @contextlib.contextmanager
+    def call(self, action: str, refused: type[UnipKfpError] = RunFailedError) -> Iterator[None]:
+        """Run kfp calls: keep kfp's `print`ed links off stdout and map its errors."""
+        with api_errors(action, self.host, refused), contextlib.redirect_stdout(io.StringIO()):
+            yield
+
+
+def connect(
+    *,
+    client: Any = None,
+    host: str | None = None,
+    namespace: str | None = None,
+    token: str | None = None,
+    config: KubeflowConfig | None = None,
+    probe_timeout: float | None = None,
+) -> Connection:
+    """A `Connection` to Kubeflow: the given client, or a new `kfp.Client` after a quick probe."""
+    config = config or KubeflowConfig()
+    if client is not None:
+        return _wrap(client, namespace or config.namespace)
+    resolved_host = resolve_host(host or os.environ.get("KF_PIPELINES_ENDPOINT") or config.host)
+    auth = resolve_auth(token)
+    timeout = probe_timeout or float(os.environ.get("UNIP_KFP_CONNECT_TIMEOUT") or 5)
+    health = probe(resolved_host, auth, timeout)
+    multi_user = bool(health.get("multi_user"))
+    chosen_ns = namespace or config.namespace or _context_namespace()
+    if multi_user and not chosen_ns:
+        chosen_ns = _read(POD_NAMESPACE_PATH)
+        if not chosen_ns:
+            raise UsageError(
+                f"Kubeflow at {resolved_host} is multi-user: choose your profile namespace "
+                "with --namespace NS (or kubeflow.namespace in unip-kfp.yaml)"
+            )
+    kfp_client = _new_client(resolved_host, chosen_ns, auth)
+    ui_host = os.environ.get("KF_PIPELINES_UI_ENDPOINT") or resolved_host
+    return Connection(kfp_client, resolved_host, chosen_ns, ui_host.rstrip("/"), multi_user)
+
+
+def resolve_host(host: str | None) -> str:
+    """The API base URL; no scheme means https (as kfp); none at all is a usage error."""
+    if not host:
+        if os.environ.get("KUBERNETES_SERVICE_HOST") and _sa_token_file():
+            return IN_CLUSTER_HOST
+        raise UsageError(
+            "no Kubeflow Pipelines host: pass --host URL (or host= in Python), set "
+            "KF_PIPELINES_ENDPOINT, or kubeflow.host in unip-kfp.yaml "
+            "(a local cluster: kubectl port-forward -n kubeflow svc/ml-pipeline-ui 8080:80, "
+            "then --host http://localhost:8080)"
+        )
+    host = host.strip().rstrip("/")
+    if not host.startswith(("http://", "https://")):
+        host = "https://" + host
+    return host
+
+
+def resolve_auth(token: str | None) -> Auth:
+    """Explicit token, else the service-account token file (KF_PIPELINES_SA_TOKEN_PATH)."""
+    if token:
+        return Auth(token=token.strip())
+    path = _sa_token_file()
+    return Auth(token_file=path) if path else Auth()
+
+
+def _sa_token_file() -> str | None:
+    configured = os.environ.get("KF_PIPELINES_SA_TOKEN_PATH")
+    if configured:
+        if not os.path.isfile(configured):
+            raise UsageError(
+                f"KF_PIPELINES_SA_TOKEN_PATH={configured}: no such file (the projected "
+                "service-account token of the pod); unset it or fix the path"
+            )
+        return configured
+    return DEFAULT_SA_TOKEN_PATH if os.path.isfile(DEFAULT_SA_TOKEN_PATH) else None
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(os.path.expanduser(path), encoding="utf-8") as handle:
+            return handle.read().strip() or None
+    except OSError:
+        return None
+
+
+def _context() -> dict[str, Any]:
+    text = _read(KFP_CONTEXT)
+    try:
+        data = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _context_namespace() -> str | None:
+    value = _context().get("namespace")
+    return value if isinstance(value, str) and value else None
+
+
+def probe(host: str, auth: Auth, timeout: float) -> dict[str, Any]:
+    """`GET <host>/apis/v2beta1/healthz` within `timeout`; failures are `UnreachableError`."""
+    url = host + API_PREFIX + "/healthz"
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    bearer = auth.bearer()
+    if bearer:
+        request.add_header("Authorization", f"Bearer {bearer}")
+    context = _context()
+    if context.get("client_authentication_cookie"):
+        request.add_header("Cookie", str(context["client_authentication_cookie"]))
+    if context.get("client_authentication_header_name"):
+        request.add_header(
+            str(context["client_authentication_header_name"]),
+            str(context.get("client_authentication_header_value") or ""),
+        )
+    # No proxies from the environment: kfp.Client does not use them either.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            body = response.read()
+    except urllib.error.HTTPError as exc:
+        raise _probe_http_error(host, exc) from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise UnreachableError(
+            f"cannot reach Kubeflow Pipelines at {host}: {_describe_network(reason, timeout)}"
+            "\n    hint: check --host / KF_PIPELINES_ENDPOINT; for a local cluster run "
+            "kubectl port-forward -n kubeflow svc/ml-pipeline-ui 8080:80 and use "
+            "--host http://localhost:8080"
+        ) from None
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise UnreachableError(
+            f"{host} answered {url} with a web page, not the Kubeflow Pipelines API "
+            "(a login page?)\n    hint: " + AUTH_HINT
+        )
+    return data
+
+
+def _probe_http_error(host: str, exc: urllib.error.HTTPError) -> UnreachableError:
+    message = _server_message(_safe_read(exc)) or exc.reason
+    if exc.code in (401, 403):
+        return UnreachableError(
+            f"Kubeflow at {host} refused us ({exc.code} {message})\n    hint: {AUTH_HINT}"
+        )
+    if exc.code == 404:
+        return UnreachableError(
+            f"{host} does not serve the Kubeflow Pipelines v2 API (GET {API_PREFIX}/healthz: "
+            "404)\n    hint: the host is the base URL of the KFP API or UI (KFP >= 2.0), "
+            "e.g. http://localhost:8080 after a port-forward"
+        )
+    return UnreachableError(f"Kubeflow at {host} is not healthy ({exc.code} {message})")
+
+
+def _safe_read(exc: urllib.error.HTTPError) -> bytes:
+    try:
+        return exc.read()
+    except OSError:
+        return b""
+
+
+def _describe_network(reason: object, timeout: float) -> str:
+    if isinstance(reason, ConnectionRefusedError):
+        return "connection refused (nothing listens there)"
+    if isinstance(reason, socket.gaierror):
+        return f"unknown host ({reason.strerror or reason})"
+    if isinstance(reason, (socket.timeout, TimeoutError)):
+        return f"no answer within {timeout:g} s"
+    if isinstance(reason, ssl.SSLError):
+        return f"TLS failed ({reason}); a private CA needs SSL_CERT_FILE"
+    return str(reason)
+
+
+def _new_client(host: str, namespace: str | None, auth: Auth) -> Any:
+    import kfp
+    from kfp.client.set_volume_credentials import ServiceAccountTokenVolumeCredentials
+
+    options: dict[str, Any] = {"host": host}
+    if namespace:
+        options["namespace"] = namespace
+    if auth.token:
+        options["existing_token"] = auth.token
+    elif auth.token_file:
+        options["credentials"] = ServiceAccountTokenVolumeCredentials(auth.token_file)
+    with warnings.catch_warnings(), api_errors("connecting", host, UnreachableError):
+        warnings.simplefilter("ignore", FutureWarning)  # "This client only works with ..."
+        with contextlib.redirect_stdout(io.StringIO()):
+            return kfp.Client(**options)
+
+
+def _wrap(client: Any, namespace: str | None) -> Connection:
+    """A caller's own `kfp.Client`: trust its host, auth and namespace."""
+    config = getattr(client, "_existing_config", None)
+    host = str(getattr(config, "host", "") or "").rstrip("/")
+    try:
+        context_ns = client.get_user_namespace() or None
+    except (AttributeError, KeyError):
+        context_ns = None
+    ui_host = str(getattr(client, "_uihost", None) or host).rstrip("/")
+    if ui_host and not ui_host.startswith(("http://", "https://")):
+        ui_host = "http://" + ui_host
+    return Connection(client, host, namespace or context_ns, ui_host)
+
+
+@contextlib.contextmanager
+def api_errors(
+    action: str, host: str, refused: type[UnipKfpError] = RunFailedError
+) -> Iterator[None]:
+    """Map kfp/kfp_server_api failures while `action` to our errors (see the module doc)."""
+    from kfp_server_api.exceptions import ApiException
+    from urllib3.exceptions import HTTPError as Urllib3Error
+
+    try:
+        yield
+    except ApiException as exc:
+        raise api_error(exc, action, host, refused) from None
+    except (Urllib3Error, OSError) as exc:
+        raise KubeflowUnavailable(
+            f"lost contact with Kubeflow at {host} while {action}: {exc}", transient=True
+        ) from None
+
+
+def api_error(
+    exc: Any, action: str, host: str, refused: type[UnipKfpError] = RunFailedError
+) -> UnipKfpError:
+    """One `ApiException` as our error, with the server's own message."""
+    status = int(getattr(exc, "status", 0) or 0)
+    message = _server_message(getattr(exc, "body", None)) or str(getattr(exc, "reason", exc))
+    if status in (401, 403):
+        return UnreachableError(
+            f"Kubeflow at {host} refused {action} ({status}: {message})\n    hint: {AUTH_HINT}"
+        )
+    if status == 0 or status >= 500:
+        return KubeflowUnavailable(
+            f"Kubeflow at {host} failed while {action} ({status or 'no HTTP status'}: {message})",
+            transient=status >= 500,
+        )
+    return refused(f"Kubeflow refused {action} ({status}: {message})")
+
+
+def api_status(exc: BaseException) -> int:
+    return int(getattr(exc, "status", 0) or 0)
+
+
+def _server_message(body: Any) -> str | None:
+    """The message of a grpc-gateway error (`message`) or an upload error (`error_message`)."""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    if not body:
+        return None
+    try:
+        data = json.loads(body)
+    except (TypeError, ValueError):
+        text = str(body).strip()
+        return text[:300] if text and not text.lstrip().startswith("<") else None
+    if isinstance(data, dict):
+        for key in ("message", "error_message", "error"):
+            if data.get(key):
+                return str(data[key])
+    return None

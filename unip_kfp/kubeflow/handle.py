@@ -1,0 +1,150 @@
+"""`RunHandle`: a submitted run — its id and link, waiting, and fetching its outputs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import RunFailedError, UnipKfpError, UsageError
+from ..plan import PipelinePlan
+from ..runargs import box_uri, classify, parse_outputs
+from .artifacts import locate, output_refs, run_folder, stage_labels
+from .connection import Connection
+from .progress import SUCCESS, TERMINAL, wait_for_run
+from .storage import Location, Storage, prepare_local_folder
+
+
+@dataclass
+class RunHandle:
+    """A run on Kubeflow. `wait()` until it ends, then `outputs({name: dest})`.
+
+    `state` is the last state seen (None before the first look).
+    """
+
+    run_id: str
+    url: str
+    experiment_id: str
+    plan: PipelinePlan
+    spec: dict[str, Any]
+    pipeline_root: str
+    connection: Connection = field(repr=False)
+    storage: Callable[[], Storage] = field(repr=False)
+    echo: Callable[[str], None] = field(repr=False, default=print)
+    cache: bool = False
+    state: str | None = None
+
+    @property
+    def client(self) -> Any:
+        """The `kfp.Client` the run was created with."""
+        return self.connection.client
+
+    def wait(
+        self,
+        timeout: float | None = None,
+        echo: Callable[[str], None] | None = None,
+        poll_interval: float | None = None,
+    ) -> str:
+        """Wait for a terminal state and return it (SUCCEEDED or SKIPPED).
+
+        Raises RunFailedError on FAILED/CANCELED (naming the stage), WaitTimeoutError after
+        `timeout` seconds (the run keeps going), UnreachableError if Kubeflow goes away.
+        """
+        try:
+            run = wait_for_run(
+                self.connection, self.run_id, stage_labels(self.spec), timeout=timeout,
+                echo=echo or self.echo, poll_interval=poll_interval,
+            )
+        except RunFailedError:
+            self.state = self._peek()
+            raise
+        self.state = str(run.state).upper()
+        return self.state
+
+    def status(self) -> str:
+        """The run's current state, without waiting."""
+        self.state = self._peek()
+        return self.state
+
+    def cancel(self) -> None:
+        """Ask Kubeflow to terminate the run (it ends CANCELED)."""
+        with self.connection.call(f"canceling run {self.run_id}"):
+            self.client.terminate_run(self.run_id)
+
+    def outputs(self, mapping: Mapping[str, Any], force: bool = False) -> dict[str, str]:
+        """Copy outputs of the finished run: `{name: dest}` -> `{name: where it went}`.
+
+        `dest` follows the `-o` rule: a local folder (`./dir`, `/dir`, a `Path`) is filled
+        with the output's files (a non-empty one is refused unless `force`); `scheme://...` or
+        a box-relative path (`results/run1`, in the default box's file API) receives a
+        server-side copy. Outputs are found under the pipeline root (see `artifacts.py`).
+        """
+        if not mapping:
+            return {}
+        raw = {name: os.fspath(dest) if isinstance(dest, os.PathLike) else str(dest)
+               for name, dest in mapping.items()}
+        local_names = {n for n, d in mapping.items() if isinstance(d, os.PathLike)}
+        chosen = parse_outputs(self.plan, raw)
+        variables = {v.name: v for v in self.plan.outputs}
+        refs = output_refs(self.spec)
+        plan_targets = []
+        for name, dest in chosen.items():
+            param = variables[name].param
+            if param not in refs:
+                raise UsageError(f"output '{name}' is not a pipeline output of the package")
+            if name in local_names or classify(dest) == "local":
+                plan_targets.append((name, refs[param], "local",
+                                     prepare_check(dest, force=force)))
+            else:
+                uri = dest if classify(dest) == "uri" else box_uri(self.plan, dest)
+                plan_targets.append((name, refs[param], "uri", Location.parse(uri).uri))
+        state = self.state if self.state in TERMINAL else self.status()
+        if state not in SUCCESS:
+            raise RunFailedError(f"run {self.run_id} is {state}: no outputs to fetch")
+        storage = self.storage()
+        folder = run_folder(self.pipeline_root, self.spec, self.run_id)
+        done: dict[str, str] = {}
+        try:
+            for name, ref, kind, dest in plan_targets:
+                artifact = locate(storage, folder, ref, cached=self.cache)
+                # A folder artifact gives its files; a single-file one lands as <dest>/<output>.
+                names = [ref.output] if artifact.is_file else artifact.names
+                source = artifact.location.parent if artifact.is_file else artifact.location
+                if kind == "local":
+                    folder_path = prepare_local_folder(dest, force=force)
+                    storage.download_tree(source, names, folder_path)
+                    done[name] = folder_path
+                else:
+                    storage.copy_tree(source, names, Location.parse(dest), force=force)
+                    done[name] = dest
+                self.echo(f"output {name}: {artifact.location.uri} -> {done[name]}")
+        except UnipKfpError as exc:
+            exc.args = (f"run {self.run_id} {state}, but fetching its outputs failed: {exc}",)
+            raise
+        return done
+
+    def _peek(self) -> str:
+        with self.connection.call(f"reading run {self.run_id}"):
+            run = self.client.get_run(self.run_id)
+        return str(getattr(run, "state", None) or "PENDING").upper()
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} ({self.state or 'submitted'}): {self.url}"
+
+    def _repr_html_(self) -> str:
+        return (f'run <code>{self.run_id}</code> ({self.state or "submitted"}): '
+                f'<a href="{self.url}" target="_blank">{self.url}</a>')
+
+
+def prepare_check(dest: str, *, force: bool) -> str:
+    """Refuse a non-empty local destination before anything is fetched (emptied later)."""
+    folder = os.path.abspath(os.path.expanduser(dest))
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise UsageError(f"{dest} exists and is not a folder")
+    if os.path.isdir(folder) and os.listdir(folder) and not force:
+        raise UsageError(
+            f"{dest} is not empty; refusing to mix outputs into it (choose another folder, "
+            "or --force / force=True to replace its content)"
+        )
+    return folder

@@ -1,0 +1,179 @@
+"""Submit a run through `kfp.Client`: compile, stage inputs in boxes, ensure experiment, create run.
+
+The order is: everything that can be checked here first (compile, `-i` values, local files),
+then Kubeflow (probe, version lookup), then S3 (upload local inputs), then the experiment and
+the run. A mistake therefore fails before anything is created on the cluster.
+
+The run embeds the compiled package (`pipeline_spec`, plus the `platform_spec` for Secrets and
+pull secrets), or references an uploaded version (`from_version`). It always carries an
+explicit `pipeline_root` (`kubeflow.pipelineRoot`, default `minio://mlpipeline/v2/artifacts`)
+so that its outputs can be found afterwards (see `artifacts.py`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..errors import UsageError
+from ..plan import PipelinePlan
+from ..runargs import InputValue, box_uri, parse_inputs
+from .connection import Connection, connect
+from .handle import RunHandle
+from .storage import Location, Storage, resolve_endpoint
+from .target import Prepared, prepare, unwrap_spec
+from .versions import find_version
+
+DEFAULT_PIPELINE_ROOT = "minio://mlpipeline/v2/artifacts"
+
+
+def submit(
+    target: Any,
+    *,
+    pipeline: str | None = None,
+    client: Any = None,
+    host: str | None = None,
+    namespace: str | None = None,
+    token: str | None = None,
+    experiment: str | None = None,
+    run_name: str | None = None,
+    inputs: Mapping[str, Any] | None = None,
+    from_version: str | None = None,
+    s3_endpoint: str | None = None,
+    cache: bool = False,
+    parallel: bool = False,
+    echo: Callable[[str], None] | None = None,
+) -> RunHandle:
+    """Start a run of `target` (a `Project` or a package file) on Kubeflow; don't wait.
+
+    `inputs` follow the `-i` rule (`runargs.py`): `./local` paths are uploaded to the default
+    box (`<box>/users/<user>/file_groups/<run folder>/<input>/...`), `scheme://` URIs pass
+    through, other strings are file-API paths in the default box, and value inputs take
+    numbers, dicts or their text. `from_version` is `[PIPELINE:]VERSION` (ids or names; the
+    pipeline defaults to the manifest's pipeline name) of an uploaded version to run instead.
+    """
+    say = echo or print
+    prepared = prepare(target, pipeline=pipeline, cache=cache, parallel=parallel)
+    plan = prepared.plan
+    given = parse_inputs(plan, {k: _as_text(v) for k, v in (inputs or {}).items()})
+    local = {name: value for name, value in given.items() if value.kind == "local"}
+    _check_local(plan, local)
+    settings = prepared.settings.config
+    endpoint_config = settings.s3
+    storages: list[Storage] = []
+
+    def storage() -> Storage:
+        if not storages:
+            storages.append(Storage(resolve_endpoint(s3_endpoint, endpoint_config), say))
+        return storages[0]
+
+    if local:
+        _ = storage().client  # endpoint and keys resolved (usage errors) before Kubeflow
+    connection = connect(client=client, host=host, namespace=namespace, token=token,
+                         config=settings.kubeflow)
+    version = (
+        find_version(connection, from_version, default_pipeline=plan.name)
+        if from_version else None
+    )
+    spec = unwrap_spec(version.pipeline_spec) if version is not None else prepared.spec
+    if version is not None and not spec:
+        raise UsageError(f"pipeline version {version.pipeline_version_id} has no pipeline spec")
+    params = {name: _parameter(value, plan) for name, value in given.items() if name not in local}
+    if local:
+        folder = _run_folder(plan)
+        for name, value in local.items():
+            params[name] = _upload(storage(), plan, folder, value, say)
+    pipeline_root = settings.kubeflow.pipeline_root or DEFAULT_PIPELINE_ROOT
+    experiment_name = experiment or settings.kubeflow.experiment or plan.name
+    with connection.call(f"finding or creating experiment '{experiment_name}'"):
+        created = connection.client.create_experiment(
+            experiment_name, description=f"UNIP pipeline {plan.name}",
+            namespace=connection.namespace,
+        )
+    experiment_id = created.experiment_id
+    name = run_name or f"{plan.name} {time.strftime('%Y-%m-%d %H:%M:%S')}"
+    with connection.call(f"creating run '{name}'"):
+        if version is not None:
+            run = connection.client.run_pipeline(
+                experiment_id=experiment_id, job_name=name, params=params,
+                pipeline_id=version.pipeline_id, version_id=version.pipeline_version_id,
+                pipeline_root=pipeline_root, enable_caching=True if cache else None,
+            )
+        else:
+            run = _run_package(connection, prepared, experiment_id, name, params,
+                               pipeline_root, cache)
+    handle = RunHandle(
+        run_id=run.run_id, url=connection.run_url(run.run_id), experiment_id=experiment_id,
+        plan=plan, spec=spec, pipeline_root=pipeline_root, connection=connection,
+        storage=storage, echo=say, cache=cache,
+    )
+    say(f"experiment '{experiment_name}': {connection.experiment_url(experiment_id)}")
+    say(f"run '{name}' ({run.run_id}): {handle.url}")
+    return handle
+
+
+def _run_package(connection: Connection, prepared: Prepared, experiment_id: str, name: str,
+                 params: dict[str, Any], pipeline_root: str, cache: bool) -> Any:
+    """Create the run with the package embedded (kfp reads it from a file)."""
+    with tempfile.TemporaryDirectory(prefix="unip-kfp-") as folder:
+        path = os.path.join(folder, f"{prepared.plan.name}.yaml")
+        with open(path, "wb") as handle:
+            handle.write(prepared.content)
+        # A Project is compiled with `cache` already; a package keeps its own setting
+        # unless --cache asks for reuse (kfp then rewrites the root tasks' caching options).
+        return connection.client.run_pipeline(
+            experiment_id=experiment_id, job_name=name, pipeline_package_path=path,
+            params=params, pipeline_root=pipeline_root,
+            enable_caching=True if cache else None,
+        )
+
+
+def _as_text(value: Any) -> str:
+    """Python values for `inputs=` in the text form `-i` takes; `Path`s are local paths."""
+    if isinstance(value, os.PathLike):
+        path = os.fspath(value)
+        return path if os.path.isabs(path) or path.startswith(("./", "../")) else "./" + path
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        raise UsageError(f"input value {value!r}: booleans are not a UNIP datatype")
+    return str(value)
+
+
+def _parameter(value: InputValue, plan: PipelinePlan) -> Any:
+    """The run parameter of one input: a URI string or the typed value (JSON-typed on the wire)."""
+    if value.kind == "box":
+        return box_uri(plan, value.value)
+    return value.value  # a URI, or the value runargs parsed and checked (int, float, dict, str)
+
+
+def _check_local(plan: PipelinePlan, local: Mapping[str, InputValue]) -> None:
+    for name, value in local.items():
+        if not os.path.exists(value.value):
+            raise UsageError(f"-i {name}={value.value}: no such file or folder")
+        if plan.default_box is None:
+            raise UsageError(
+                f"-i {name}: a local file is uploaded to the pipeline's default box, but "
+                f"pipeline '{plan.name}' has none here (a package file knows no boxes); "
+                "pass a full URI (minio://bucket/key), or run from the manifests"
+            )
+
+
+def _run_folder(plan: PipelinePlan) -> str:
+    """A file group of its own per submission: `<pipeline>-<UTC time>-<random>`."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    return f"{plan.name}-{stamp}-{secrets.token_hex(3)}"
+
+
+def _upload(storage: Storage, plan: PipelinePlan, folder: str, value: InputValue,
+            say: Callable[[str], None]) -> str:
+    """Upload one local input under the default box's file API; its full URI is the value."""
+    destination = Location.parse(box_uri(plan, f"{folder}/{value.variable.name}"))
+    uploaded = storage.upload(value.value, destination)
+    say(f"input {value.variable.name}: {value.value} -> {uploaded.uri}")
+    return uploaded.uri

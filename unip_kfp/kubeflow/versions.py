@@ -1,0 +1,221 @@
+"""Upload packages as pipelines and versions without sprawl; find uploaded versions again.
+
+A package is identified by the SHA-256 of its bytes (compilation is deterministic, so the
+same manifests give the same hash). The first upload creates the pipeline; KFP then names
+its first version after the pipeline. Later uploads create a version named
+`sha256-<first 12 hex digits>`. Every version we create carries `[unip-kfp sha256:<hex>]` in
+its description, so an unchanged package is recognised (by name or by that mark) and
+creates nothing new.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
+
+from ..errors import UsageError
+from .connection import Connection, api_status, connect
+from .target import prepare
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+class Upload(NamedTuple):
+    """What `upload` did: the pipeline and version ids, and whether the version is new."""
+
+    pipeline_id: str
+    version_id: str
+    created: bool
+
+
+def version_name(sha256: str) -> str:
+    return f"sha256-{sha256[:12]}"
+
+
+def content_mark(sha256: str) -> str:
+    return f"[unip-kfp sha256:{sha256}]"
+
+
+def upload(
+    target: Any,
+    *,
+    host: str | None = None,
+    pipeline_name: str | None = None,
+    namespace: str | None = None,
+    client: Any = None,
+    token: str | None = None,
+    pipeline: str | None = None,
+    description: str | None = None,
+    cache: bool = False,
+    parallel: bool = False,
+    echo: Callable[[str], None] | None = None,
+) -> Upload:
+    """Upload `target` (a `Project` or a package file): a new pipeline, a new version, or nothing.
+
+    Returns `(pipeline_id, version_id, created)`; `created` is False when this exact package
+    was uploaded before (its version is returned).
+    """
+    say = echo or print
+    prepared = prepare(target, pipeline=pipeline, cache=cache, parallel=parallel)
+    connection = connect(client=client, host=host, namespace=namespace, token=token,
+                         config=prepared.settings.config.kubeflow)
+    name = pipeline_name or prepared.plan.name
+    sha = prepared.sha256
+    mark = content_mark(sha)
+    text = f"{description or prepared.plan.description or f'UNIP pipeline {name}'} {mark}"
+    with tempfile.TemporaryDirectory(prefix="unip-kfp-") as folder:
+        path = os.path.join(folder, f"{prepared.plan.name}.yaml")
+        with open(path, "wb") as handle:
+            handle.write(prepared.content)
+        pipeline_id = find_pipeline(connection, name)
+        if pipeline_id is None:
+            pipeline_id = _create_pipeline(connection, path, name, text)
+            if pipeline_id is not None:
+                first = next(_versions(connection, pipeline_id), None)
+                if first is None:
+                    raise UsageError(f"Kubeflow created pipeline '{name}' without a version")
+                say(f"pipeline '{name}' created: {connection.pipeline_url(pipeline_id)}")
+                return Upload(pipeline_id, first.pipeline_version_id, True)
+            pipeline_id = find_pipeline(connection, name)  # created meanwhile by someone else
+            if pipeline_id is None:
+                raise UsageError(f"pipeline '{name}' exists but cannot be listed here")
+        existing = _same_package(connection, pipeline_id, sha)
+        if existing is None:
+            created = _create_version(connection, path, pipeline_id, version_name(sha), text)
+            if created is not None:
+                say(f"pipeline '{name}': new version {version_name(sha)}: "
+                    f"{connection.pipeline_url(pipeline_id, created.pipeline_version_id)}")
+                return Upload(pipeline_id, created.pipeline_version_id, True)
+            existing = _same_package(connection, pipeline_id, sha)
+            if existing is None:
+                raise UsageError(
+                    f"pipeline '{name}' already has a version named {version_name(sha)} "
+                    "with other content; delete it or upload under another --pipeline-name"
+                )
+    say(f"pipeline '{name}': unchanged, version {existing.display_name or existing.name} "
+        "already holds this package")
+    return Upload(pipeline_id, existing.pipeline_version_id, False)
+
+
+def find_pipeline(connection: Connection, name: str) -> str | None:
+    """The id of the pipeline named `name` (in the connection's namespace), or None."""
+    query = json.dumps(
+        {"predicates": [{"operation": 1, "key": "display_name", "stringValue": name}]}
+    )
+    with connection.call(f"looking up pipeline '{name}'"):
+        answer = connection.client.list_pipelines(
+            filter=query, page_size=10, namespace=connection.namespace
+        )
+    found = [p for p in (answer.pipelines or []) if name in (p.display_name, p.name)]
+    if len(found) > 1:
+        raise UsageError(f"several pipelines are named '{name}'; pass its id instead")
+    return found[0].pipeline_id if found else None
+
+
+def find_version(connection: Connection, ref: str, *, default_pipeline: str) -> Any:
+    """An uploaded version from `[PIPELINE:]VERSION` (each an id or a name)."""
+    pipeline_ref, sep, version_ref = ref.rpartition(":")
+    pipeline_ref = pipeline_ref if sep else default_pipeline
+    if not version_ref:
+        raise UsageError(f"--from-version {ref}: expected [PIPELINE:]VERSION")
+    pipeline_id = _pipeline_id(connection, pipeline_ref)
+    if _UUID.match(version_ref):
+        from kfp_server_api.exceptions import ApiException
+
+        with connection.call(f"reading pipeline version {version_ref}", UsageError):
+            try:
+                return connection.client.get_pipeline_version(pipeline_id, version_ref)
+            except ApiException as exc:
+                if api_status(exc) != 404:
+                    raise
+    known = []
+    for version in _versions(connection, pipeline_id):
+        if version_ref in (version.name, version.display_name):
+            return version
+        known.append(version.display_name or version.name)
+    raise UsageError(
+        f"--from-version {ref}: pipeline '{pipeline_ref}' has no version '{version_ref}' "
+        f"(versions: {', '.join(known[:10]) or 'none'}; `unip-kfp upload` prints ids)"
+    )
+
+
+def _pipeline_id(connection: Connection, ref: str) -> str:
+    if _UUID.match(ref):
+        from kfp_server_api.exceptions import ApiException
+
+        with connection.call(f"reading pipeline {ref}", UsageError):
+            try:
+                return str(connection.client.get_pipeline(ref).pipeline_id)
+            except ApiException as exc:
+                if api_status(exc) != 404:
+                    raise
+    found = find_pipeline(connection, ref)
+    if found is None:
+        raise UsageError(
+            f"no pipeline '{ref}' on Kubeflow{_in(connection)}: upload it first "
+            "(`unip-kfp upload`), or name it as PIPELINE:VERSION"
+        )
+    return found
+
+
+def _in(connection: Connection) -> str:
+    return f" in namespace '{connection.namespace}'" if connection.namespace else ""
+
+
+def _versions(connection: Connection, pipeline_id: str) -> Iterator[Any]:
+    """Every version of a pipeline, oldest first."""
+    token = ""
+    while True:
+        with connection.call(f"listing versions of pipeline {pipeline_id}"):
+            page = connection.client.list_pipeline_versions(
+                pipeline_id, page_token=token, page_size=100, sort_by="created_at"
+            )
+        yield from page.pipeline_versions or []
+        token = page.next_page_token or ""
+        if not token:
+            return
+
+
+def _same_package(connection: Connection, pipeline_id: str, sha: str) -> Any:
+    """A version that holds exactly this package: named by its hash or marked with it."""
+    mark, name = content_mark(sha), version_name(sha)
+    for version in _versions(connection, pipeline_id):
+        if mark in (version.description or "") or name in (version.name, version.display_name):
+            return version
+    return None
+
+
+def _create_pipeline(connection: Connection, path: str, name: str, text: str) -> str | None:
+    """Upload a new pipeline (and thus its first version); None if the name got taken."""
+    from kfp_server_api.exceptions import ApiException
+
+    with connection.call(f"uploading pipeline '{name}'"):
+        try:
+            created = connection.client.upload_pipeline(
+                path, pipeline_name=name, description=text, namespace=connection.namespace
+            )
+        except ApiException as exc:
+            if api_status(exc) != 409:
+                raise
+            return None
+    return str(created.pipeline_id)
+
+
+def _create_version(connection: Connection, path: str, pipeline_id: str, name: str,
+                    text: str) -> Any:
+    """Upload a new version; None if one of that name appeared meanwhile."""
+    from kfp_server_api.exceptions import ApiException
+
+    with connection.call(f"uploading version {name}"):
+        try:
+            return connection.client.upload_pipeline_version(
+                path, name, pipeline_id=pipeline_id, description=text
+            )
+        except ApiException as exc:
+            if api_status(exc) != 409:
+                raise
+            return None
