@@ -73,6 +73,9 @@ def write_package(path: str, content: bytes, *, force: bool = False) -> None:
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(content)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp's 0600 would hide the package from others
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):

@@ -197,9 +197,17 @@ class _Assembly:
             task.set_accelerator_limit(count)
         if self.plan.image_pull_secrets:
             kubernetes.set_image_pull_secrets(task, list(self.plan.image_pull_secrets))
-        for box in self.secret_boxes(stage):
+        secrets = {(box.secret, box.secret_keys) for box in self.secret_boxes(stage)}
+        if len(secrets) > 1:
+            # The launcher downloads every input with the pod's one set of AWS_* variables.
+            raise CompileError(
+                f"stage '{stage.name}' reads from boxes with different Secrets "
+                f"({', '.join(sorted(str(s) for s, _ in secrets))}); Kubeflow downloads all "
+                "of a stage's inputs with one set of credentials: use one Secret for these boxes"
+            )
+        for secret, keys in secrets:
             kubernetes.use_secret_as_env(
-                task, secret_name=box.secret, secret_key_to_env={k: e for e, k in box.secret_keys}
+                task, secret_name=secret, secret_key_to_env={k: e for e, k in keys}
             )
 
     def secret_boxes(self, stage: Stage) -> list[Any]:

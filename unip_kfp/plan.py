@@ -367,10 +367,11 @@ def _plan_stages(
         inputs = []
         for ref in stage.inputs:
             var = variables[ref.name]
-            if ref.mount_from is not None:
-                source = Source("mount", _mount_uri(ref.mount_from, boxes))
-            elif var.role is Role.INPUT:
+            if var.role is Role.INPUT:
+                # A mount of an API input is only the parameter's default (SPEC §3).
                 source = Source("param", var.param)
+            elif ref.mount_from is not None:
+                source = Source("mount", _mount_uri(ref.mount_from, boxes))
             elif var.mount_uri is not None:
                 source = Source("mount", var.mount_uri)
             else:
