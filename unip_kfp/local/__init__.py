@@ -1,0 +1,36 @@
+"""Run a compiled pipeline package on this machine: no cluster, no Docker (SPEC §6).
+
+The very package that would be uploaded to Kubeflow is what runs: its DAG is walked in
+dependency order (condition branches, `dsl.OneOf`, importers, pipeline outputs), its
+placeholders are resolved as the 2.17 backend resolves them, and each stage's container
+command (the wrapper, `sh`, the stage's own command) runs as a host process in the module
+folder. Modules by responsibility:
+
+- `package`: read the IR into protobufs, refuse what cannot run here
+- `cel`: the condition evaluator for `dsl.If`/`Else` sub-DAGs
+- `placeholders`: command-line placeholders and parameter serialisation
+- `data`: URIs to local data (box folders, `file://`, S3 downloads)
+- `arguments`: `-i`/`-o` for a run
+- `process`: stage processes, logs, signals
+- `dag`: the walk
+- `summary`, `result`: what the run reports
+- `runner`: `run_local`, tying it together
+"""
+
+from __future__ import annotations
+
+from .result import (
+    LocalRunResult,
+    RunInterruptedError,
+    StageFailedError,
+    StageResult,
+)
+from .runner import run_local
+
+__all__ = [
+    "LocalRunResult",
+    "RunInterruptedError",
+    "StageFailedError",
+    "StageResult",
+    "run_local",
+]

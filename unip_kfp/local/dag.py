@@ -1,0 +1,445 @@
+"""Walk the package's DAG: start each task when its dependencies are done, as the backend does.
+
+Every task runs in its own thread; a DAG's thread starts tasks whose dependencies have
+finished, in the package's dependency order. Sub-DAGs (condition branches) run when their
+`triggerPolicy.condition` holds and are skipped otherwise; their outputs (`dsl.OneOf`)
+come from the first selector whose producer ran. Importers map their URI to local data
+(`data.py`); containers run their resolved command line as a host process
+(`process.py`), at most `jobs` at a time. After a failure nothing new starts; running
+stages finish.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf import json_format
+
+from ..errors import RunFailedError
+from .cel import ConditionError
+from .data import Artifact, DataResolver, file_uri
+from .package import ROOT, Package, constant_value
+from .placeholders import PlaceholderError, TaskPlaceholders
+from .process import Finished, Supervisor
+from .result import StageFailedError, StageState, Status
+
+__all__ = ["Outputs", "RunLayout", "Walker"]
+
+_POLL_SECONDS = 0.2
+
+
+@dataclass
+class Outputs:
+    """What a finished task (or DAG) hands on: artifacts and parameters by output key."""
+
+    artifacts: dict[str, Artifact] = field(default_factory=dict)
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    """The run folder and what goes where inside it."""
+
+    run_id: str
+    run_dir: str
+    workdir: str
+
+    @property
+    def artifacts_dir(self) -> str:
+        return os.path.join(self.run_dir, "artifacts")
+
+    @property
+    def logs_dir(self) -> str:
+        return os.path.join(self.run_dir, "logs")
+
+    @property
+    def imports_dir(self) -> str:
+        return os.path.join(self.run_dir, "imports")
+
+    @property
+    def paths_dir(self) -> str:
+        return os.path.join(self.run_dir, "paths")
+
+    @property
+    def tmp_dir(self) -> str:
+        return os.path.join(self.run_dir, "tmp")
+
+    @property
+    def absent_path(self) -> str:
+        """The (never created) local path of the sentinel artifact."""
+        return os.path.join(self.run_dir, "absent")
+
+
+class _Halted(Exception):
+    """The run is stopping (a failure elsewhere, or an interrupt): this task did not run."""
+
+
+_SKIPPED = None
+
+
+class Walker:
+    """Runs one package once; `states` has a record per container task, in walk order."""
+
+    def __init__(
+        self,
+        package: Package,
+        layout: RunLayout,
+        *,
+        resolver: DataResolver,
+        supervisor: Supervisor,
+        env: Mapping[str, str],
+        forced_env: Mapping[str, str],
+        jobs: int,
+        echo: Callable[[str], None],
+        sentinel: str,
+    ):
+        self.package = package
+        self.layout = layout
+        self.resolver = resolver
+        self.supervisor = supervisor
+        self.env = dict(env)
+        self.forced_env = dict(forced_env)
+        self.echo = echo
+        self.sentinel = sentinel
+        self.slots = threading.BoundedSemaphore(max(1, jobs))
+        self.halt = threading.Event()
+        self.failure: StageFailedError | None = None
+        self.threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._started = 0
+        self.states: dict[tuple[str, ...], StageState] = {}
+        used: set[str] = set()
+        for ref in package.stages():
+            self.states[ref.key] = StageState(ref.name, self._log_path(ref.name, used))
+
+    def run(self, arguments: Mapping[str, Any]) -> Outputs:
+        """Run the pipeline with its root parameters; raises on the first failure."""
+        return self._dag(ROOT, dict(arguments), {}, ())
+
+    def wait(self, timeout: float) -> None:
+        """Join every task thread (after an interrupt, once the processes were stopped)."""
+        for thread in list(self.threads):
+            thread.join(timeout=timeout)
+
+    # --- DAGs -------------------------------------------------------------------------
+
+    def _dag(
+        self,
+        ref: str,
+        parameters: dict[str, Any],
+        artifacts: dict[str, Artifact],
+        scope: tuple[str, ...],
+    ) -> Outputs:
+        component = self.package.component(ref)
+        tasks = component.dag.tasks
+        order = self.package.order(ref)
+        needs = {name: Package.dependencies(tasks[name]) for name in order}
+        done: dict[str, Outputs | None] = {}
+        running: set[str] = set()
+        events: queue.Queue[tuple[str, Outputs | None, BaseException | None]] = queue.Queue()
+        error: BaseException | None = None
+        while True:
+            if error is None and not self.halt.is_set():
+                for name in order:
+                    if name in done or name in running or not needs[name] <= done.keys():
+                        continue
+                    running.add(name)
+                    self._spawn(name, tasks[name], parameters, artifacts, done, scope, events)
+            if not running:
+                break
+            name, outputs, failed = _next(events)
+            running.discard(name)
+            if failed is not None:
+                error = error or failed
+                self.halt.set()
+            else:
+                done[name] = outputs
+        if error is not None:
+            raise error
+        if len(done) < len(tasks):
+            raise _Halted()
+        return _dag_outputs(component, done)
+
+    def _spawn(
+        self,
+        name: str,
+        task: Any,
+        parameters: dict[str, Any],
+        artifacts: dict[str, Artifact],
+        done: Mapping[str, Outputs | None],
+        scope: tuple[str, ...],
+        events: queue.Queue[tuple[str, Outputs | None, BaseException | None]],
+    ) -> None:
+        produced = dict(done)  # a snapshot: the thread must not see later changes
+
+        def work() -> None:
+            try:
+                result = self._task(name, task, parameters, artifacts, produced, scope)
+            except BaseException as exc:  # handed to the DAG's thread, which re-raises it
+                events.put((name, None, exc))
+            else:
+                events.put((name, result, None))
+
+        thread = threading.Thread(target=work, name=f"task-{'/'.join((*scope, name))}", daemon=True)
+        with self._lock:
+            self.threads.append(thread)
+        thread.start()
+
+    # --- one task -----------------------------------------------------------------------
+
+    def _task(
+        self,
+        name: str,
+        task: Any,
+        parameters: Mapping[str, Any],
+        artifacts: Mapping[str, Artifact],
+        done: Mapping[str, Outputs | None],
+        scope: tuple[str, ...],
+    ) -> Outputs | None:
+        ref = task.component_ref.name
+        component = self.package.component(ref)
+        params, arts = _task_inputs(task, parameters, artifacts, done)
+        for key, spec in component.input_definitions.parameters.items():
+            if key not in params and spec.HasField("default_value"):
+                params[key] = json_format.MessageToDict(spec.default_value)
+        condition = task.trigger_policy.condition
+        if condition and not self._holds(condition, params, task.task_info.name or name):
+            self._skip(ref, (*scope, name))
+            return _SKIPPED
+        if component.WhichOneof("implementation") == "dag":
+            return self._dag(ref, params, arts, (*scope, name))
+        executor = self.package.executor(component)
+        if executor.WhichOneof("spec") == "importer":
+            return self._import(task, component, executor.importer, params)
+        return self._container(name, task, component, executor.container, params, arts, scope)
+
+    def _holds(self, condition: str, params: Mapping[str, Any], where: str) -> bool:
+        try:
+            return self.package.conditions[condition].evaluate(params)
+        except ConditionError as exc:
+            raise RunFailedError(f"{where}: {exc}") from None
+
+    def _skip(self, ref: str, key: tuple[str, ...]) -> None:
+        """Mark the container tasks of a task whose condition is false."""
+        if key in self.states:
+            self.states[key].status = Status.SKIPPED
+        elif self.package.component(ref).WhichOneof("implementation") == "dag":
+            for stage in self.package.stages(ref, key):
+                self.states[stage.key].status = Status.SKIPPED
+
+    def _import(
+        self, task: Any, component: Any, importer: Any, params: Mapping[str, Any]
+    ) -> Outputs:
+        display = task.task_info.name or "importer"
+        spec = importer.artifact_uri
+        if spec.WhichOneof("value") == "runtime_parameter":
+            uri = params.get(spec.runtime_parameter)
+        else:
+            uri = constant_value(spec)
+        if not isinstance(uri, str) or not uri:
+            raise RunFailedError(f"{display}: empty artifact URI (as on Kubeflow, this fails)")
+        if uri == self.sentinel:
+            artifact = Artifact(uri, self.layout.absent_path)
+        else:
+            path = self.resolver.fetch(uri, display)
+            artifact = Artifact(uri, path)
+            self.echo(f"unip-kfp: {display}: {path}")
+        keys = list(component.output_definitions.artifacts) or ["artifact"]
+        return Outputs(artifacts={key: artifact for key in keys})
+
+    def _container(
+        self,
+        name: str,
+        task: Any,
+        component: Any,
+        container: Any,
+        params: Mapping[str, Any],
+        arts: Mapping[str, Artifact],
+        scope: tuple[str, ...],
+    ) -> Outputs:
+        state = self.states[scope + (name,)]
+        task_dir = os.path.join(self.layout.artifacts_dir, *map(_safe, (*scope, name)))
+        keys = list(component.output_definitions.artifacts)
+        paths = {key: os.path.join(task_dir, _safe(key)) for key in keys}
+        outputs = {key: Artifact(file_uri(path), path) for key, path in paths.items()}
+        names = {
+            "pipeline_job_name": self.layout.run_id,
+            "pipeline_job_resource_name": self.layout.run_id,
+            "pipeline_job_uuid": self.layout.run_id,
+            "pipeline_task_name": task.task_info.name or name,
+            "pipeline_task_uuid": "/".join((self.layout.run_id, *scope, name)),
+            "pipeline_root": file_uri(self.layout.run_dir),
+        }
+        try:
+            argv = TaskPlaceholders(params, arts, outputs, names).resolve(
+                [*container.command, *container.args]
+            )
+        except PlaceholderError as exc:
+            raise RunFailedError(f"stage '{state.name}': {exc}") from None
+        os.makedirs(task_dir, exist_ok=True)
+        env = dict(self.env)
+        env.update({item.name: item.value for item in container.env})
+        env.update(self.forced_env)
+        self._acquire(state)
+        try:
+            finished = self._execute(state, argv, env)
+        finally:
+            self.slots.release()
+        if finished.returncode == 0:
+            for artifact in outputs.values():
+                os.makedirs(artifact.path, exist_ok=True)  # what the launcher would upload
+            return Outputs(artifacts=outputs)
+        raise self._failed(state, finished)
+
+    def _acquire(self, state: StageState) -> None:
+        while not self.slots.acquire(timeout=_POLL_SECONDS):
+            if self.halt.is_set():
+                raise _Halted()
+        if self.halt.is_set():
+            self.slots.release()
+            raise _Halted()
+
+    def _execute(self, state: StageState, argv: list[str], env: Mapping[str, str]) -> Finished:
+        with self._lock:
+            self._started += 1
+            number = self._started
+        total = len(self.states)
+        prefix = f"[{state.name}] "
+        self.echo(f"unip-kfp: {state.name}: running ({number}/{total}), log {state.log_path}")
+        state.status = Status.RUNNING
+
+        def started(pid: int) -> None:
+            state.pid = pid
+
+        finished = self.supervisor.run(
+            argv,
+            cwd=self.layout.workdir,
+            env=env,
+            log_path=state.log_path,
+            echo=lambda line: self.echo(prefix + line),
+            on_start=started,
+        )
+        if finished is None:
+            state.status = Status.NOT_RUN
+            raise _Halted()
+        state.started, state.finished = finished.started, finished.finished
+        state.exit_code = finished.returncode
+        seconds = finished.finished - finished.started
+        if finished.returncode == 0:
+            state.status = Status.SUCCEEDED
+            self.echo(f"unip-kfp: {state.name}: succeeded in {seconds:.2f} s")
+        elif finished.returncode < 0 and self.supervisor.stopping:
+            state.status = Status.CANCELED
+            self.echo(f"unip-kfp: {state.name}: stopped ({finished.signal_name})")
+        else:
+            state.status = Status.FAILED
+            how = (
+                f"was killed by {finished.signal_name}"
+                if finished.returncode < 0
+                else f"failed with exit code {finished.returncode}"
+            )
+            self.echo(f"unip-kfp: {state.name}: {how} after {seconds:.2f} s")
+        return finished
+
+    def _failed(self, state: StageState, finished: Finished) -> BaseException:
+        if state.status == Status.CANCELED:
+            return _Halted()
+        code = finished.returncode
+        if code < 0:
+            how = f"was killed by {finished.signal_name} (exit code {code})"
+        else:
+            how = f"failed with exit code {code}"
+        error = StageFailedError(
+            f"stage '{state.name}' {how}; log: {state.log_path}", state.result()
+        )
+        with self._lock:
+            if self.failure is None:
+                self.failure = error
+        return error
+
+    def _log_path(self, name: str, used: set[str]) -> str:
+        base = _safe(name) or "stage"
+        candidate, number = base, 1
+        while candidate in used:
+            number += 1
+            candidate = f"{base}-{number}"
+        used.add(candidate)
+        return os.path.join(self.layout.logs_dir, f"{candidate}.log")
+
+
+def _next(
+    events: queue.Queue[tuple[str, Outputs | None, BaseException | None]],
+) -> tuple[str, Outputs | None, BaseException | None]:
+    """The next finished task; polls so that signals reach the main thread promptly."""
+    while True:
+        try:
+            return events.get(timeout=_POLL_SECONDS)
+        except queue.Empty:
+            continue
+
+
+def _task_inputs(
+    task: Any,
+    parameters: Mapping[str, Any],
+    artifacts: Mapping[str, Artifact],
+    done: Mapping[str, Outputs | None],
+) -> tuple[dict[str, Any], dict[str, Artifact]]:
+    """The task's input parameters and artifacts; a skipped producer leaves the input absent."""
+    params: dict[str, Any] = {}
+    for key, spec in task.inputs.parameters.items():
+        kind = spec.WhichOneof("kind")
+        if kind == "component_input_parameter":
+            if spec.component_input_parameter in parameters:
+                params[key] = parameters[spec.component_input_parameter]
+        elif kind == "runtime_value":
+            params[key] = constant_value(spec.runtime_value)
+        elif kind == "task_output_parameter":
+            produced = done.get(spec.task_output_parameter.producer_task)
+            output = spec.task_output_parameter.output_parameter_key
+            if produced is not None and output in produced.parameters:
+                params[key] = produced.parameters[output]
+    arts: dict[str, Artifact] = {}
+    for key, art_spec in task.inputs.artifacts.items():
+        kind = art_spec.WhichOneof("kind")
+        if kind == "component_input_artifact":
+            if art_spec.component_input_artifact in artifacts:
+                arts[key] = artifacts[art_spec.component_input_artifact]
+        elif kind == "task_output_artifact":
+            produced = done.get(art_spec.task_output_artifact.producer_task)
+            output = art_spec.task_output_artifact.output_artifact_key
+            if produced is not None and output in produced.artifacts:
+                arts[key] = produced.artifacts[output]
+    return params, arts
+
+
+def _dag_outputs(component: Any, done: Mapping[str, Outputs | None]) -> Outputs:
+    """A DAG's outputs: for each, the first selector whose producer ran (`dsl.OneOf`)."""
+    result = Outputs()
+    for name, spec in component.dag.outputs.artifacts.items():
+        for selector in spec.artifact_selectors:
+            produced = done.get(selector.producer_subtask)
+            if produced is not None and selector.output_artifact_key in produced.artifacts:
+                result.artifacts[name] = produced.artifacts[selector.output_artifact_key]
+                break
+    for name, param_spec in component.dag.outputs.parameters.items():
+        if param_spec.WhichOneof("kind") == "value_from_parameter":
+            selectors = [param_spec.value_from_parameter]
+        else:
+            selectors = list(param_spec.value_from_oneof.parameter_selectors)
+        for selector in selectors:
+            produced = done.get(selector.producer_subtask)
+            if produced is not None and selector.output_parameter_key in produced.parameters:
+                result.parameters[name] = produced.parameters[selector.output_parameter_key]
+                break
+    return result
+
+
+def _safe(name: str) -> str:
+    """A file-name-safe form of a task, output or stage name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).lstrip(".") or "_"

@@ -1,0 +1,335 @@
+"""`run_local`: run a compiled pipeline package on this machine, no cluster and no Docker.
+
+The order of work: compile (or read the package), check everything that can be checked
+(inputs, output folders, that every URI can be read here), create the run folder
+`<workdir>/.unip-kfp/runs/<run-id>/`, walk the DAG, copy the outputs asked for with `-o`,
+print the summary. Nothing is written before the checks pass.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..errors import RunFailedError, UnipKfpError, UsageError
+from ..naming import ENV_PREFIX
+from ..plan import SENTINEL_URI, PipelinePlan
+from ..project import Project
+from ..wrapper import TARGET_ROOT_ENV
+from .arguments import RunArguments, output_destinations, run_arguments
+from .dag import Outputs, RunLayout, Walker
+from .data import BoxFolder, DataResolver, S3Settings
+from .package import Package
+from .process import Supervisor, Terminated, ignoring_signals, stop_on_signals
+from .result import LocalRunResult, RunInterruptedError, StageFailedError, Status
+from .summary import summary_lines
+
+__all__ = ["run_local"]
+
+Echo = Callable[[str], None]
+
+
+def run_local(
+    target: Any,
+    *,
+    pipeline: str | None = None,
+    inputs: Mapping[str, str] | None = None,
+    outputs: Mapping[str, str] | None = None,
+    workdir: str | None = None,
+    jobs: int | None = None,
+    force: bool = False,
+    real_paths: bool = False,
+    keep: bool = False,
+    parallel: bool = False,
+    echo: Echo | None = None,
+    s3_endpoint: str | None = None,
+) -> LocalRunResult:
+    """Run one pipeline here and return what happened.
+
+    `target` is a loaded `Project` (compiled first, with `parallel` if asked) or the path
+    (`str` or `os.PathLike`) of a compiled package file. `inputs` are `-i` values by name;
+    `outputs` map output names to folders to copy them to after a successful run. Stages
+    run in `workdir` (default: the folder above the manifests folder, the folder of a
+    manifest file, or the current folder for a package file). Raises `UsageError` (nothing
+    ran) for bad inputs, outputs or unreadable data, `StageFailedError` when a stage fails
+    (the run folder is kept), and `RunInterruptedError` on SIGTERM (KeyboardInterrupt on
+    Ctrl-C) after stopping the running stages' process groups.
+    """
+    say = _serialized(echo or _to_stderr)
+    plan, content, source, default_workdir = _open(target, pipeline, parallel, say)
+    package = Package(content, source)
+    if plan is None and pipeline is not None and pipeline != package.name:
+        raise UsageError(f"{source} holds pipeline '{package.name}', not '{pipeline}'")
+    if jobs is not None and jobs < 1:
+        raise UsageError(f"--jobs {jobs}: need at least 1")
+    folder = os.path.abspath(os.path.expanduser(workdir or default_workdir))
+    if not os.path.isdir(folder):
+        raise UsageError(f"--workdir {folder}: no such folder")
+    arguments = run_arguments(package, plan, inputs or {})
+    destinations = output_destinations(
+        package, plan, outputs or {}, force=force, protected=(folder,)
+    )
+    sentinel = plan.sentinel_uri if plan is not None else SENTINEL_URI
+    layout = _new_layout(package.name, folder)
+    resolver = DataResolver(
+        imports_dir=layout.imports_dir,
+        boxes=_box_folders(plan, folder),
+        boxes_root=os.path.join(folder, ".unip-kfp", "boxes"),
+        sentinel=sentinel,
+        s3=S3Settings.from_env(s3_endpoint),
+        echo=say,
+    )
+    _check_data(package, arguments, resolver, sentinel)
+    for sub in (layout.logs_dir, layout.artifacts_dir, layout.tmp_dir):
+        os.makedirs(sub, exist_ok=True)
+    env, forced = _environment(layout, real_paths)
+    supervisor = Supervisor()
+    walker = Walker(
+        package,
+        layout,
+        resolver=resolver,
+        supervisor=supervisor,
+        env=env,
+        forced_env=forced,
+        jobs=jobs or os.cpu_count() or 1,
+        echo=say,
+        sentinel=sentinel,
+    )
+    say(f"unip-kfp: run {layout.run_id} of '{package.name}' in {folder}")
+    return _Run(layout, package, arguments, walker, supervisor, say).execute(
+        destinations, keep=keep, force=force
+    )
+
+
+class _Run:
+    """Executes the walk and turns its ending (success, failure, interrupt) into a result."""
+
+    def __init__(
+        self,
+        layout: RunLayout,
+        package: Package,
+        arguments: RunArguments,
+        walker: Walker,
+        supervisor: Supervisor,
+        echo: Echo,
+    ):
+        self.layout = layout
+        self.package = package
+        self.arguments = arguments
+        self.walker = walker
+        self.supervisor = supervisor
+        self.echo = echo
+        self.began = time.time()
+
+    def execute(
+        self, destinations: Mapping[str, str], *, keep: bool, force: bool
+    ) -> LocalRunResult:
+        produced = self._walk()
+        copied = self._copy(produced, destinations, force=force)
+        every_output = set(self.package.root.output_definitions.artifacts)
+        kept = keep or not destinations or not every_output <= set(destinations)
+        if not kept:
+            shutil.rmtree(self.layout.run_dir, ignore_errors=True)
+        result = self._result(produced, copied=copied, kept=kept)
+        for line in summary_lines(result, "succeeded"):
+            self.echo(line)
+        return result
+
+    def _walk(self) -> Outputs:
+        """The pipeline's outputs; on any other ending, the stages are stopped and reported."""
+        finished = False
+        try:
+            with stop_on_signals():
+                try:
+                    produced = self.walker.run(self.arguments.values)
+                except (KeyboardInterrupt, Terminated) as exc:
+                    self._stop(exc)
+                    raise self._interrupted(exc) from None
+                except UnipKfpError as exc:
+                    raise self._failed(exc) from None
+                except Exception as exc:  # the walk halted: report the stage failure, if any
+                    if self.walker.failure is None:
+                        raise
+                    raise self._failed(self.walker.failure) from exc
+            finished = True
+        finally:
+            if not finished:
+                self.supervisor.stop()
+        return produced
+
+    def _stop(self, reason: BaseException) -> None:
+        with ignoring_signals():
+            running = [s.name for s in self.walker.states.values() if s.status == Status.RUNNING]
+            what = f"stopping {', '.join(running)}" if running else "stopping"
+            self.echo(f"unip-kfp: {_signal_name(reason)} received: {what}")
+            self.walker.halt.set()
+            self.supervisor.stop()
+            self.walker.wait(timeout=self.supervisor.grace + 5)
+
+    def _interrupted(self, reason: BaseException) -> BaseException:
+        result = self._result(Outputs(), copied={}, kept=True)
+        for line in summary_lines(result, "was interrupted"):
+            self.echo(line)
+        if isinstance(reason, Terminated):
+            return RunInterruptedError(
+                f"run {self.layout.run_id} stopped by {_signal_name(reason)}; "
+                f"run folder kept: {self.layout.run_dir}",
+                reason.signum,
+                result,
+            )
+        return reason
+
+    def _failed(self, error: UnipKfpError) -> UnipKfpError:
+        result = self._result(Outputs(), copied={}, kept=True)
+        for line in summary_lines(result, "failed"):
+            self.echo(line)
+        failure = self.walker.failure if self.walker.failure is not None else error
+        if isinstance(failure, StageFailedError):
+            failure.result = result
+        return failure
+
+    def _result(
+        self, produced: Outputs, *, copied: dict[str, str], kept: bool
+    ) -> LocalRunResult:
+        labels = self.arguments.labels
+        return LocalRunResult(
+            pipeline=self.package.name,
+            run_id=self.layout.run_id,
+            run_dir=self.layout.run_dir,
+            stages=[state.result() for state in self.walker.states.values()],
+            outputs={labels.get(k, k): a.path for k, a in produced.artifacts.items()},
+            copied=copied,
+            kept=kept,
+            duration=time.time() - self.began,
+        )
+
+    def _copy(
+        self, produced: Outputs, destinations: Mapping[str, str], *, force: bool
+    ) -> dict[str, str]:
+        labels = self.arguments.labels
+        copied: dict[str, str] = {}
+        for key, dest in destinations.items():
+            artifact = produced.artifacts.get(key)
+            if artifact is None:
+                raise RunFailedError(
+                    f"output '{labels.get(key, key)}' was not produced; run folder kept: "
+                    f"{self.layout.run_dir}"
+                )
+            _replace_with_copy(artifact.path, dest, force=force)
+            copied[labels.get(key, key)] = dest
+        return copied
+
+
+def _replace_with_copy(source: str, dest: str, *, force: bool) -> None:
+    """Copy an output (folder or file) to the folder `dest` (checked before the run)."""
+    if os.path.lexists(dest):
+        if os.path.isdir(dest) and not os.path.islink(dest):
+            if force:
+                shutil.rmtree(dest)
+            else:
+                os.rmdir(dest)  # empty: checked before the run
+        elif force:
+            os.unlink(dest)
+    if os.path.isdir(source):
+        shutil.copytree(source, dest, ignore_dangling_symlinks=True)
+    else:
+        os.makedirs(dest)
+        shutil.copy2(source, dest)
+
+
+def _open(
+    target: Any, pipeline: str | None, parallel: bool, echo: Echo
+) -> tuple[PipelinePlan | None, bytes, str, str]:
+    """(plan or None, package bytes, where it came from, default work folder)."""
+    if isinstance(target, Project):
+        plan = target.pipeline(pipeline)
+        content = target.compile(pipeline=plan.name, parallel=parallel)[0].content
+        return plan, content, plan.file, _module_folder(target.paths)
+    if not isinstance(target, (str, os.PathLike)):
+        raise TypeError(f"run_local: expected a Project or a package path, got {target!r}")
+    path = os.fspath(target)
+    try:
+        with open(path, "rb") as handle:
+            content = handle.read()
+    except OSError as exc:
+        raise UsageError(f"cannot read the package {path}: {exc.strerror}") from None
+    if parallel:
+        echo("unip-kfp: note: --parallel applies when compiling; this package runs as compiled")
+    return None, content, path, os.getcwd()
+
+
+def _module_folder(paths: tuple[str, ...]) -> str:
+    """The parent of the manifests folder, or the folder that holds the manifest file."""
+    first = os.path.abspath(paths[0])
+    return os.path.dirname(first)
+
+
+def _box_folders(plan: PipelinePlan | None, workdir: str) -> list[BoxFolder]:
+    if plan is None:
+        return []
+    root = os.path.join(workdir, ".unip-kfp", "boxes")
+    return [BoxFolder(b.s3_box_name, b.uri, os.path.join(root, b.s3_box_name)) for b in plan.boxes]
+
+
+def _new_layout(pipeline: str, workdir: str) -> RunLayout:
+    runs = os.path.join(workdir, ".unip-kfp", "runs")
+    os.makedirs(runs, exist_ok=True)
+    while True:
+        run_id = f"{pipeline}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+        run_dir = os.path.join(runs, run_id)
+        try:
+            os.mkdir(run_dir)
+        except FileExistsError:
+            continue
+        return RunLayout(run_id, run_dir, workdir)
+
+
+def _check_data(
+    package: Package, arguments: RunArguments, resolver: DataResolver, sentinel: str
+) -> None:
+    """Every URI the run would read must be readable here: fail before anything runs."""
+    for name in sorted(arguments.file_parameters):
+        value = arguments.values.get(name)
+        if isinstance(value, str) and value and value != sentinel:
+            resolver.check(value, f"input '{arguments.labels.get(name, name)}'")
+    for display, uri in package.constant_imports():
+        if uri != sentinel:
+            resolver.check(uri, display)
+
+
+def _environment(layout: RunLayout, real_paths: bool) -> tuple[dict[str, str], dict[str, str]]:
+    """The stage environment (host's, minus UNIP_PIPELINE_* leaking in) and forced settings."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(ENV_PREFIX) and name != TARGET_ROOT_ENV
+    }
+    env["TMPDIR"] = layout.tmp_dir
+    env.setdefault("PYTHONUNBUFFERED", "1")  # stage logs stream live, not at exit
+    forced = {} if real_paths else {TARGET_ROOT_ENV: layout.paths_dir}
+    return env, forced
+
+
+def _signal_name(reason: BaseException) -> str:
+    return str(reason) if isinstance(reason, Terminated) else "SIGINT"
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _serialized(echo: Echo) -> Echo:
+    """Stages print from several threads: one whole line at a time."""
+    lock = threading.Lock()
+
+    def locked(line: str) -> None:
+        with lock:
+            echo(line)
+
+    return locked

@@ -1,0 +1,72 @@
+"""The end-of-run summary: a table of stages, then where each output is."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from .result import LocalRunResult, StageResult
+
+__all__ = ["summary_lines"]
+
+_LISTED_FILES = 10
+
+
+def summary_lines(result: LocalRunResult, outcome: str) -> list[str]:
+    """Lines to print at the end of a run (success or not)."""
+    lines = [f"unip-kfp: run {result.run_id} of '{result.pipeline}' {outcome} "
+             f"in {result.duration:.2f} s"]
+    lines += _table(result.stages, with_logs=result.kept)
+    if result.outputs or result.copied:
+        lines.append("outputs:")
+        for name, folder in result.outputs.items():
+            shown = result.copied.get(name, folder if result.kept else None)
+            if shown is None:
+                continue
+            note = "" if name in result.copied or not result.kept else " (in the run folder)"
+            lines.append(f"  {name}: {shown}{note}")
+            lines += [f"    {path}" for path in _files(shown)]
+    if result.kept:
+        lines.append(f"run folder: {result.run_dir}")
+    else:
+        lines.append("run folder removed (every output was copied; --keep keeps it)")
+    return lines
+
+
+def _table(stages: Sequence[StageResult], *, with_logs: bool) -> list[str]:
+    header = ["stage", "status", "duration", "exit"] + (["log"] if with_logs else [])
+    rows = [header]
+    for stage in stages:
+        row = [
+            stage.name,
+            stage.status,
+            f"{stage.duration:.2f} s" if stage.duration is not None else "-",
+            str(stage.exit_code) if stage.exit_code is not None else "-",
+        ]
+        if with_logs:
+            row.append(stage.log_path if stage.exit_code is not None and stage.log_path else "-")
+        rows.append(row)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return [
+        "  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+
+
+def _files(folder: str) -> list[str]:
+    """The first files of an output folder (full paths), and how many more there are."""
+    if os.path.isfile(folder):
+        return [folder]
+    found: list[str] = []
+    total = 0
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        for name in sorted(files):
+            total += 1
+            if len(found) < _LISTED_FILES:
+                found.append(os.path.join(root, name))
+    if total > len(found):
+        found.append(f"... and {total - len(found)} more file(s)")
+    if not found:
+        found.append("(empty)")
+    return found
