@@ -82,46 +82,48 @@ class RunHandle:
         """
         if not mapping:
             return {}
+        state = self.state if self.state in TERMINAL else self.status()
+        if state not in SUCCESS:
+            raise RunFailedError(f"run {self.run_id} is {state}: no outputs to fetch")
+        try:
+            return self._fetch(mapping, force)
+        except UnipKfpError as exc:
+            exc.args = (f"run {self.run_id} {state}, but fetching its outputs failed: {exc}",)
+            raise
+
+    def _fetch(self, mapping: Mapping[str, Any], force: bool) -> dict[str, str]:
         raw = {name: os.fspath(dest) if isinstance(dest, os.PathLike) else str(dest)
                for name, dest in mapping.items()}
         local_names = {n for n, d in mapping.items() if isinstance(d, os.PathLike)}
         chosen = parse_outputs(self.plan, raw)
         variables = {v.name: v for v in self.plan.outputs}
         refs = output_refs(self.spec)
-        plan_targets = []
+        targets = []  # every destination is checked before anything is transferred
         for name, dest in chosen.items():
             param = variables[name].param
             if param not in refs:
                 raise UsageError(f"output '{name}' is not a pipeline output of the package")
             if name in local_names or classify(dest) == "local":
-                plan_targets.append((name, refs[param], "local",
-                                     prepare_check(dest, force=force)))
+                targets.append((name, refs[param], "local", prepare_check(dest, force=force)))
             else:
                 uri = dest if classify(dest) == "uri" else box_uri(self.plan, dest)
-                plan_targets.append((name, refs[param], "uri", Location.parse(uri).uri))
-        state = self.state if self.state in TERMINAL else self.status()
-        if state not in SUCCESS:
-            raise RunFailedError(f"run {self.run_id} is {state}: no outputs to fetch")
+                targets.append((name, refs[param], "uri", Location.parse(uri).uri))
         storage = self.storage()
         folder = run_folder(self.pipeline_root, self.spec, self.run_id)
         done: dict[str, str] = {}
-        try:
-            for name, ref, kind, dest in plan_targets:
-                artifact = locate(storage, folder, ref, cached=self.cache)
-                # A folder artifact gives its files; a single-file one lands as <dest>/<output>.
-                names = [ref.output] if artifact.is_file else artifact.names
-                source = artifact.location.parent if artifact.is_file else artifact.location
-                if kind == "local":
-                    folder_path = prepare_local_folder(dest, force=force)
-                    storage.download_tree(source, names, folder_path)
-                    done[name] = folder_path
-                else:
-                    storage.copy_tree(source, names, Location.parse(dest), force=force)
-                    done[name] = dest
-                self.echo(f"output {name}: {artifact.location.uri} -> {done[name]}")
-        except UnipKfpError as exc:
-            exc.args = (f"run {self.run_id} {state}, but fetching its outputs failed: {exc}",)
-            raise
+        for name, ref, kind, dest in targets:
+            artifact = locate(storage, folder, ref, cached=self.cache)
+            # A folder artifact gives its files; a single-file one lands as <dest>/<output>.
+            names = [ref.output] if artifact.is_file else artifact.names
+            source = artifact.location.parent if artifact.is_file else artifact.location
+            if kind == "local":
+                folder_path = prepare_local_folder(dest, force=force)
+                storage.download_tree(source, names, folder_path)
+                done[name] = folder_path
+            else:
+                storage.copy_tree(source, names, Location.parse(dest), force=force)
+                done[name] = dest
+            self.echo(f"output {name}: {artifact.location.uri} -> {done[name]}")
         return done
 
     def _peek(self) -> str:
