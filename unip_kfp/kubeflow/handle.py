@@ -131,6 +131,9 @@ class RunHandle:
             run = self.client.get_run(self.run_id)
         return str(getattr(run, "state", None) or "PENDING").upper()
 
+    def __repr__(self) -> str:
+        return f"RunHandle(run_id={self.run_id!r}, state={self.state!r}, url={self.url!r})"
+
     def __str__(self) -> str:
         return f"run {self.run_id} ({self.state or 'submitted'}): {self.url}"
 
