@@ -26,7 +26,7 @@ from .cel import ConditionError
 from .data import Artifact, DataResolver, file_uri
 from .package import ROOT, Package, constant_value
 from .placeholders import PlaceholderError, TaskPlaceholders
-from .process import Finished, Supervisor
+from .process import Finished, Supervisor, signal_name
 from .result import StageFailedError, StageState, Status
 
 __all__ = ["Outputs", "RunLayout", "Walker"]
@@ -353,6 +353,8 @@ class Walker:
         code = finished.returncode
         if code < 0:
             how = f"was killed by {finished.signal_name} (exit code {code})"
+        elif 128 < code < 128 + 65:
+            how = f"failed with exit code {code} (a shell's code for {signal_name(code - 128)})"
         else:
             how = f"failed with exit code {code}"
         error = StageFailedError(

@@ -21,7 +21,14 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import IO
 
-__all__ = ["Finished", "Supervisor", "Terminated", "ignoring_signals", "stop_on_signals"]
+__all__ = [
+    "Finished",
+    "Supervisor",
+    "Terminated",
+    "ignoring_signals",
+    "signal_name",
+    "stop_on_signals",
+]
 
 GRACE_SECONDS = 5.0
 _MAX_LINE = 64 * 1024
@@ -45,12 +52,15 @@ class Finished:
 
     @property
     def signal_name(self) -> str | None:
-        if self.returncode >= 0:
-            return None
-        try:
-            return signal.Signals(-self.returncode).name
-        except ValueError:
-            return f"signal {-self.returncode}"
+        return signal_name(-self.returncode) if self.returncode < 0 else None
+
+
+def signal_name(number: int) -> str:
+    """`SIGTERM` for 15, and so on."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 class Supervisor:

@@ -1,5 +1,6 @@
 # step.sh NAME IN OUT: copy the marker chain from var IN (may be '') to var OUT, then
-# behave as UNIP_TEST_MODE_<NAME> says: ok, exit3, term (killed by SIGTERM) or sleep.
+# behave as UNIP_TEST_MODE_<NAME> says: ok, exit3, term (SIGTERM to the stage's whole
+# process group, as a kill from outside would) or sleep (records its pid and a child's).
 set -eu
 name=$1
 out=$(printenv "UNIP_PIPELINE_$3")
@@ -12,7 +13,7 @@ echo "$name: mode $mode"
 case $mode in
   ok) ;;
   exit3) echo "$name: failing on purpose" >&2; exit 3 ;;
-  term) kill -TERM $$ ;;
+  term) kill -TERM 0 ;;
   sleep)
     sleep 60 &
     echo "$$ $!" > "$UNIP_TEST_PIDS"
