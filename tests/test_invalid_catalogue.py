@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import yaml
 from click.testing import CliRunner
 
 import unip_kfp
@@ -141,6 +140,23 @@ def with_api(pipeline_text: str, api_text: str = BASE_API) -> dict[str, str | by
 
 
 P, A = "pipeline.yaml", "api.yaml"
+
+METADATA_NOT_A_MAPPING_BUG = pytest.mark.xfail(
+    strict=True,
+    raises=AttributeError,
+    reason="bug: loader._load_file (recording the names of documents that fail the schema) "
+    "calls doc.data.get('metadata').get('name') without checking that metadata is a mapping: "
+    "'metadata: 5' or 'metadata: [p]' raises AttributeError out of load_project",
+)
+# A ReaderError (non-printable character) has no problem_mark, only a character position, so
+# the issue has no line; the message names '"<unicode string>", position 8' instead.
+CONTROL_CHARACTER_LINE_BUG = pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="bug: yamlsource.read_documents reports a yaml.reader.ReaderError (e.g. a BEL "
+    "character on line 2) with line None: only MarkedYAMLError gets a line, though "
+    "ReaderError.position gives it",
+)
 S1_IMAGE = "    - name: s1\n      image:\n        existingImageName: img\n"
 S2_IMAGE = "    - name: s2\n      image:\n        existingImageName: img\n"
 
@@ -215,6 +231,26 @@ CASES: list[Case] = [
                 15,
                 "spec.stages[0].inputs",
                 "stage 's1' reads 'm' before any earlier stage writes it",
+            ),
+        ),
+    ),
+    Case(
+        "api-output-read-before-written",
+        with_api(
+            pipeline(
+                (
+                    "        - name: a\n      outputs:",
+                    "        - name: a\n        - name: out\n      outputs:",
+                )
+            )
+        ),
+        (
+            Expect(
+                P,
+                15,
+                "spec.stages[0].inputs",
+                "stage 's1' reads 'out' before any earlier stage writes it",
+                hint="move the writing stage before this one",
             ),
         ),
     ),
@@ -330,12 +366,13 @@ CASES: list[Case] = [
     Case(
         "api-unknown-datatype",
         {P: BASE_PIPELINE, A: api(("[FILE]", "[FILE, CSV]"))},
-        (Expect(A, 13, "spec.apiSpec.inputs[0].type.datatypes", "unknown datatype 'CSV'"),),
-        marks=(
-            pytest.mark.xfail(
-                strict=True,
-                reason="bug: a datatypes validator error has no hint (loader._describe returns "
-                "hint None for value errors)",
+        (
+            Expect(
+                A,
+                13,
+                "spec.apiSpec.inputs[0].type.datatypes",
+                "unknown datatype 'CSV'",
+                hint="use one of FP32, ",
             ),
         ),
     ),
@@ -358,9 +395,10 @@ CASES: list[Case] = [
         (
             Expect(
                 A,
-                7,
-                "spec.experimentPipeline",
+                8,
+                "spec.experimentPipeline.name",
                 "names pipeline 'q', which is not among the manifests",
+                hint="add its ExperimentPipeline manifest",
             ),
         ),
     ),
@@ -371,10 +409,11 @@ CASES: list[Case] = [
             api(("  experimentPipeline:\n    name: p\n", "  experimentPipeline: pp\n")),
         ),
         (
+            # No 'name' key in the bare-string form: the line of spec.experimentPipeline.
             Expect(
                 A,
                 7,
-                "spec.experimentPipeline",
+                "spec.experimentPipeline.name",
                 "names pipeline 'pp', which is not among the manifests",
                 hint="did you mean 'p'?",
             ),
@@ -386,9 +425,10 @@ CASES: list[Case] = [
         (
             Expect(
                 "api2.yaml",
-                7,
-                "spec.experimentPipeline",
+                8,
+                "spec.experimentPipeline.name",
                 "pipeline 'p' already has an APIComponent ('api'",
+                hint="keep one APIComponent per ExperimentPipeline",
             ),
         ),
     ),
@@ -719,15 +759,36 @@ CASES: list[Case] = [
         (Expect(A, 4, "metadata.name", "is not a valid name"),),
     ),
     Case(
+        # The pipeline's namespace is the reference, whichever file sorts first.
         "mixed-namespaces",
         with_api(pipeline(("  namespace: ns\n", "  namespace: other\n"))),
         (
             Expect(
-                P,
+                A,
                 5,
                 "metadata.namespace",
-                "namespace 'other' differs from 'ns'",
+                "namespace 'ns' differs from 'other' (",
                 hint="share one metadata.namespace",
+            ),
+        ),
+    ),
+    Case(
+        "mixed-namespaces-every-other-manifest-reported",
+        {
+            **with_api(BASE_PIPELINE, api(("  namespace: ns\n", "  namespace: other\n"))),
+            "box.yaml": "apiVersion: unified-platform.cs.hse.ru/v1\nkind: DataBox\n"
+            "metadata:\n  name: databox\n  namespace: other\n",
+        },
+        (
+            Expect(A, 5, "metadata.namespace", "namespace 'other' differs from 'ns' ("),
+            Expect("box.yaml", 5, "metadata.namespace", "namespace 'other' differs from 'ns' ("),
+        ),
+        marks=(
+            pytest.mark.xfail(
+                strict=True,
+                reason="bug: validate._check_metadata keeps one manifest per namespace "
+                "(namespaces.setdefault), so of two manifests sharing a namespace that differs "
+                "from the pipeline's only the first (api.yaml) is reported, not box.yaml",
             ),
         ),
     ),
@@ -749,6 +810,16 @@ CASES: list[Case] = [
                 hint="names must be unique",
             ),
         ),
+    ),
+    Case(
+        "empty-stage-name",
+        with_api(pipeline(("    - name: s2\n", '    - name: ""\n'))),
+        (Expect(P, 27, "spec.stages[1].name", "name is empty", hint="give it a name"),),
+    ),
+    Case(
+        "blank-box-name",
+        with_api(pipeline(("    - name: box\n", '    - name: " "\n'))),
+        (Expect(P, 37, "spec.connectedBoxes[0].name", "name is empty"),),
     ),
     Case(
         "duplicate-vars",
@@ -852,13 +923,21 @@ CASES: list[Case] = [
         "cpu-with-trailing-newline",
         with_api(pipeline(("cpu: 500m", 'cpu: "500m\\n"'))),
         (Expect(P, 25, "spec.stages[0].resourceLimits.cpu", "is not a quantity Kubeflow accepts"),),
-        marks=(
-            pytest.mark.xfail(
-                strict=True,
-                reason="bug: validate.CPU_QUANTITY/MEMORY_QUANTITY end in '$' and are used with "
-                "re.match, so a value with a trailing newline passes",
-            ),
-        ),
+    ),
+    Case(
+        "memory-with-trailing-newline",
+        with_api(pipeline(("memory: 256M", 'memory: "256M\\n"'))),
+        (Expect(P, 26, "spec.stages[0].resourceLimits.memory", "is not a quantity"),),
+    ),
+    Case(
+        "metadata-name-with-trailing-newline",
+        {P: pipeline(("  name: p\n", '  name: "p\\n"\n'))},
+        (Expect(P, 4, "metadata.name", "is not a valid name"),),
+    ),
+    Case(
+        "env-name-with-trailing-newline",
+        with_api(pipeline(("- name: MY_VAR", '- name: "MY_VAR\\n"'))),
+        (Expect(P, 20, "spec.stages[0].env[0].name", "is not a valid env var name"),),
     ),
     Case(
         "bad-accelerator-count",
@@ -876,7 +955,7 @@ CASES: list[Case] = [
             ),
         ),
     ),
-    # --- schema (the pipeline alone: its API would add a follow-on error, see below) ----------
+    # --- schema (the pipeline alone; its API adds no follow-on error, see below) ---------------
     Case(
         "non-string-env-value",
         {P: pipeline(('value: "x"', "value: 2"))},
@@ -913,24 +992,22 @@ CASES: list[Case] = [
                 )
             )
         },
-        (Expect(P, 15, "spec.stages[0].inputs", "must be a list, got str 'a'"),),
-        marks=(
-            pytest.mark.xfail(
-                strict=True,
-                reason="bug: type errors of known keys have no hint (loader._describe gives a "
-                "hint only for quoted scalars)",
+        (
+            Expect(
+                P, 15, "spec.stages[0].inputs", "must be a list, got str 'a'", hint="a YAML list"
             ),
         ),
     ),
     Case(
         "wrong-type-bool",
         {P: pipeline(("      default: true\n", '      default: "yes"\n'))},
-        (Expect(P, 39, "spec.connectedBoxes[0].default", "must be true or false, got str 'yes'"),),
-        marks=(
-            pytest.mark.xfail(
-                strict=True,
-                reason="bug: type errors of known keys have no hint (loader._describe gives a "
-                "hint only for quoted scalars)",
+        (
+            Expect(
+                P,
+                39,
+                "spec.connectedBoxes[0].default",
+                "must be true or false, got str 'yes'",
+                hint="use true or false",
             ),
         ),
     ),
@@ -1007,6 +1084,13 @@ CASES: list[Case] = [
             "app.yaml": "apiVersion: whatever\nkind: PlatformApp\nmetadata: 5\n",
         },
         (),
+        marks=(METADATA_NOT_A_MAPPING_BUG,),
+    ),
+    Case(
+        "pipeline-metadata-is-a-list",
+        {P: pipeline(("metadata:\n  name: p\n  namespace: ns\n", "metadata: [p]\n"))},
+        (Expect(P, 3, "metadata", "must be a mapping, got a list", hint="mapping"),),
+        marks=(METADATA_NOT_A_MAPPING_BUG,),
     ),
     # --- file errors --------------------------------------------------------------------------
     Case(
@@ -1100,15 +1184,7 @@ CASES: list[Case] = [
         "control-character",
         {**with_api(BASE_PIPELINE), "ctrl.yaml": "a: 1\nb: \x07\n"},
         (Expect("ctrl.yaml", 2, None, "invalid YAML", hint="fix the YAML"),),
-        marks=(
-            pytest.mark.xfail(
-                strict=True,
-                raises=yaml.YAMLError,
-                reason="bug: yamlsource.read_documents builds yaml.SafeLoader(text) outside its "
-                "try, so a non-printable character raises yaml.reader.ReaderError out of "
-                "load_project",
-            ),
-        ),
+        marks=(CONTROL_CHARACTER_LINE_BUG,),
     ),
 ]
 
@@ -1194,6 +1270,8 @@ def test_rules_are_all_covered() -> None:
         "is not a declared var",
         "is not used by any stage",
         "before any earlier stage writes it",
+        "stage 's1' reads 'out'",
+        "name is empty",
         "written by more than one stage",
         "is not a var of the pipeline",
         "is written by no stage",
@@ -1351,35 +1429,8 @@ def test_cli_validate_missing_path_exits_3(tmp_path: Path) -> None:
 # --- follow-on errors -------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: an ExperimentPipeline that fails the schema is dropped, so its APIComponent "
-    "also gets \"names pipeline 'p', which is not among the manifests\" - false: it is there",
-)
 def test_schema_error_in_pipeline_does_not_blame_its_api(tmp_path: Path) -> None:
     (tmp_path / P).write_text(pipeline(('value: "x"', "value: 2")), encoding="utf-8")
     (tmp_path / A).write_text(BASE_API, encoding="utf-8")
     issues = check_manifests(load_project([str(tmp_path)]))
     assert [i.field for i in issues] == ["spec.stages[0].env[0].value"]
-
-
-@pytest.mark.xfail(
-    strict=True,
-    raises=KeyError,
-    reason="bug: an API output read by a stage before any stage writes it passes validation "
-    "(the read-before-write rule only checks internal vars) and build_plan raises KeyError",
-)
-def test_api_output_read_before_written(tmp_path: Path) -> None:
-    (tmp_path / P).write_text(
-        pipeline(
-            (
-                "        - name: a\n      outputs:",
-                "        - name: a\n        - name: out\n      outputs:",
-            )
-        ),
-        encoding="utf-8",
-    )
-    (tmp_path / A).write_text(BASE_API, encoding="utf-8")
-    with pytest.raises(ManifestError) as raised:
-        unip_kfp.load(str(tmp_path))
-    assert any("out" in i.message and i.line == 15 for i in raised.value.issues)

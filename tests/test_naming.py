@@ -114,17 +114,23 @@ def test_io_name_is_a_lower_case_identifier(var: str) -> None:
     name = io_name(var)
     assert re.fullmatch(r"[a-z][a-z0-9_]*", name), name
     assert name.isidentifier()
+    assert not keyword.iskeyword(name), name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: io_name keeps Python keywords ('class', 'for', 'lambda', ...); they pass "
-    "validate/plan but compile fails with \"internal error: ValueError: 'class' is not a "
-    'valid parameter name" (pipeline.py builds an inspect.Signature from them)',
+@pytest.mark.parametrize(
+    ("var", "expected"),
+    [("class", "class_"), ("for", "for_"), ("lambda", "lambda_"), ("Import", "import_")],
 )
-@pytest.mark.parametrize("var", ["class", "for", "lambda", "import"])
-def test_io_name_is_never_a_python_keyword(var: str) -> None:
+def test_io_name_is_never_a_python_keyword(var: str, expected: str) -> None:
+    # Pipeline parameters become Python parameters (pipeline.py builds an inspect.Signature).
+    assert io_name(var) == expected
     assert not keyword.iskeyword(io_name(var))
+
+
+@pytest.mark.parametrize("var", keyword.kwlist)
+def test_io_name_of_every_keyword_is_an_identifier(var: str) -> None:
+    name = io_name(var)
+    assert name.isidentifier() and not keyword.iskeyword(name), name
 
 
 @pytest.mark.parametrize(
@@ -177,21 +183,16 @@ def test_is_dns1123_label(name: str, ok: bool) -> None:
     assert is_dns1123_label(name) is ok
 
 
-TRAILING_NEWLINE_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="bug: naming._DNS1123_LABEL and _ENV_NAME end in '$' and are used with re.match, "
-    "and '$' also matches before a final newline: metadata.name \"p\\n\" and stage env name "
-    '"MY_VAR\\n" pass validation (use re.fullmatch or \\Z)',
-)
+# '$' also matches before a final newline: the checks must match the whole name.
 
 
-@TRAILING_NEWLINE_BUG
 def test_dns1123_rejects_trailing_newline() -> None:
+    assert is_dns1123_label("abc") is True
     assert is_dns1123_label("abc\n") is False
 
 
-@TRAILING_NEWLINE_BUG
 def test_env_name_check_rejects_trailing_newline() -> None:
+    assert is_env_name("MY_VAR") is True
     assert is_env_name("MY_VAR\n") is False
 
 
@@ -260,6 +261,12 @@ def test_kfp_name_collision_alone(tmp_path: Path) -> None:
     ]
 
 
+def test_kfp_name_collision_with_keyword_suffix(tmp_path: Path) -> None:
+    assert errors_for(tmp_path, "class", "class_") == [
+        "9:spec.vars[1].name: vars 'class' and 'class_' both become KFP name 'class_'"
+    ]
+
+
 def test_kfp_name_collision_with_prefix(tmp_path: Path) -> None:
     assert errors_for(tmp_path, "1", "v_1") == [
         "9:spec.vars[1].name: vars '1' and 'v_1' both become KFP name 'v_1'"
@@ -284,16 +291,62 @@ def test_invalid_pipeline_name_is_an_error(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: validate.PipelineChecker.check_names locates a collision of two undeclared "
-    "names at declared_at.get(name, 0), i.e. at spec.vars[0].name (an unrelated var)",
-)
 def test_collision_of_undeclared_names_is_not_blamed_on_the_first_var(tmp_path: Path) -> None:
     text = PIPELINE.format(v1="x", v2="y", s1="s1", s2="s2").replace(
         "        - name: y\n", "        - name: y\n        - name: q-r\n        - name: q_r\n"
     )
     (tmp_path / "pipeline.yaml").write_text(text, encoding="utf-8")
     issues = check_manifests(load_project([str(tmp_path)]))
-    assert any("'q_r' is not a declared var" in i.message for i in issues)
-    assert [i.message for i in issues if i.field == "spec.vars[0].name"] == []
+    # Undeclared names are errors where the stage uses them; no collision is blamed on a var.
+    assert [(i.line, i.field, i.message) for i in issues] == [
+        (23, "spec.stages[1].outputs[1].name", "'q-r' is not a declared var"),
+        (24, "spec.stages[1].outputs[2].name", "'q_r' is not a declared var"),
+    ]
+
+
+# --- keyword var names compile ------------------------------------------------------------------
+
+KEYWORD_VARS = """\
+apiVersion: unified-platform.cs.hse.ru/v1
+kind: ExperimentPipeline
+metadata: {name: p, namespace: ns}
+spec:
+  vars: [{name: class}, {name: for}, {name: lambda}, {name: import}]
+  stages:
+    - name: s1
+      image: {existingImageName: img}
+      inputs: [{name: class}, {name: import}]
+      outputs: [{name: for}]
+      entryPoint: {cmd: [run]}
+    - name: s2
+      image: {existingImageName: img}
+      inputs: [{name: for}]
+      outputs: [{name: lambda}]
+      entryPoint: {cmd: [run]}
+---
+apiVersion: unified-platform.cs.hse.ru/v1
+kind: APIComponent
+metadata: {name: api, namespace: ns}
+spec:
+  experimentPipeline: p
+  apiSpec:
+    inputs:
+      - name: class
+        type: {datatypes: [FILE]}
+      - name: import
+        type: {datatypes: [str]}
+    outputs: [{name: lambda}]
+"""
+
+
+def test_vars_named_like_python_keywords_compile(tmp_path: Path) -> None:
+    """Such names used to pass validation and then fail compile with an internal error."""
+    import yaml
+
+    import unip_kfp
+
+    (tmp_path / "p.yaml").write_text(KEYWORD_VARS, encoding="utf-8")
+    (package,) = unip_kfp.load(str(tmp_path)).compile()
+    spec = next(yaml.safe_load_all(package.content))
+    assert set(spec["root"]["inputDefinitions"]["parameters"]) == {"class_", "import_"}
+    assert set(spec["root"]["outputDefinitions"]["artifacts"]) == {"lambda_"}
