@@ -38,7 +38,7 @@ def _metrics(path: Path) -> dict[str, float]:
     return {name: float(value) for name, value in rows[1:]}
 
 
-# --- the example module ---------------------------------------------------------------------
+# --- the example module -----------------------------------------------------------------------
 
 
 def test_example_through_the_cli_prints_where_metrics_are(
@@ -136,7 +136,7 @@ def test_optional_value_given_and_integral_float(tmp_path: Path) -> None:
     assert not (report / "note-unset").exists()
 
 
-# --- files, folders, internal variables -----------------------------------------------------
+# --- files, folders, internal variables -------------------------------------------------------
 
 
 def _chain_data(tmp_path: Path) -> tuple[Path, Path]:
@@ -171,7 +171,7 @@ def test_folder_and_file_inputs_and_internal_handover_without_copies(tmp_path: P
     assert result.outputs == {"result": str(in_run)}
 
 
-# --- path: targets ------------------------------------------------------------------------------
+# --- path: targets ----------------------------------------------------------------------------
 
 
 def _path_module(module: Path, root: Path) -> Path:
@@ -227,7 +227,7 @@ def test_real_paths_places_targets_at_the_literal_paths(tmp_path: Path) -> None:
     assert read(root / "model" / "data") == "x\n2\n"
 
 
-# --- hostile names, paths and values -------------------------------------------------------------
+# --- hostile names, paths and values ----------------------------------------------------------
 
 
 def test_hostile_names_paths_and_values_are_data_never_code(

@@ -246,6 +246,8 @@ class DataResolver:
                 count += 1
         except S3Error as exc:
             raise UnreachableError(f"{what}: cannot read {uri}: {exc.code}: {exc.message}") from exc
+        except ValueError as exc:  # minio checks bucket and object names client-side
+            raise UsageError(f"{what}: cannot read {uri}: {exc}") from exc
         except HTTPError as exc:
             raise UnreachableError(
                 f"{what}: cannot reach S3 at {self.s3.endpoint} for {uri}: {exc}"

@@ -86,8 +86,9 @@ def run_local(
         echo=say,
     )
     _check_data(package, arguments, resolver, sentinel)
+    os.makedirs(layout.run_dir)
     for sub in (layout.logs_dir, layout.artifacts_dir, layout.tmp_dir):
-        os.makedirs(sub, exist_ok=True)
+        os.mkdir(sub)
     env, forced = _environment(layout, real_paths)
     supervisor = Supervisor()
     walker = Walker(
@@ -278,16 +279,12 @@ def _box_folders(plan: PipelinePlan | None, workdir: str) -> list[BoxFolder]:
 
 
 def _new_layout(pipeline: str, workdir: str) -> RunLayout:
+    """A fresh run id and folder name; the folder is created once the checks pass."""
     runs = os.path.join(workdir, ".unip-kfp", "runs")
-    os.makedirs(runs, exist_ok=True)
     while True:
         run_id = f"{pipeline}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
-        run_dir = os.path.join(runs, run_id)
-        try:
-            os.mkdir(run_dir)
-        except FileExistsError:
-            continue
-        return RunLayout(run_id, run_dir, workdir)
+        if not os.path.lexists(os.path.join(runs, run_id)):
+            return RunLayout(run_id, os.path.join(runs, run_id), workdir)
 
 
 def _check_data(
