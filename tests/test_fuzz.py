@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, example, given, reject, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import unip_kfp
@@ -47,10 +47,6 @@ FILE_LEVEL = (
     "no ExperimentPipeline among the manifests",
 )
 
-# A character PyYAML's reader refuses is reported without a line: a known bug with its own xfail
-# test (test_control_character_issue_has_a_line); the fuzzers look past it.
-UNLOCATED_READER_ERROR = "invalid YAML: unacceptable character"
-
 
 def check_issues(issues: list[Issue], folder: str) -> None:
     for issue in issues:
@@ -58,9 +54,7 @@ def check_issues(issues: list[Issue], folder: str) -> None:
         assert issue.file, issue
         assert issue.file.startswith(folder), issue
         assert issue.message, issue
-        if issue.message.startswith(UNLOCATED_READER_ERROR) and issue.line is None:
-            pass
-        elif not issue.message.startswith(FILE_LEVEL):
+        if not issue.message.startswith(FILE_LEVEL):
             assert isinstance(issue.line, int) and issue.line >= 1, issue
         if issue.severity is Severity.ERROR:
             assert issue.field or issue.message, issue
@@ -90,31 +84,6 @@ def exercise(folder: str) -> None:
     for plan in project.pipelines:
         render.plan_text(plan)
     render.plan_json(project.pipelines)
-
-
-def known_bug(exc: BaseException) -> bool:
-    """Crashes that have their own xfail test; the fuzzers look past them."""
-    tb = exc.__traceback__
-    frames = []
-    while tb is not None:
-        frames.append(tb.tb_frame.f_code.co_name)
-        tb = tb.tb_next
-    if isinstance(exc, AttributeError) and frames[-1] == "_load_file":
-        # A manifest whose 'metadata' is not a mapping: METADATA_NOT_A_MAPPING_BUG
-        # (test_invalid_catalogue.py) and test_metadata_not_a_mapping below.
-        return "has no attribute 'get'" in str(exc)
-    return False
-
-
-def exercise_past_known_bugs(folder: str) -> None:
-    try:
-        exercise(folder)
-    except AssertionError:
-        raise
-    except Exception as exc:
-        if known_bug(exc):
-            reject()
-        raise
 
 
 @contextmanager
@@ -208,7 +177,7 @@ def yamlish(draw: st.DrawFn) -> str:
 @example("kind: DataBox\nmetadata: 5\n")
 def test_random_yamlish_text(text: str) -> None:
     with one_file_folder(text) as folder:
-        exercise_past_known_bugs(folder)
+        exercise(folder)
 
 
 @FUZZ
@@ -218,7 +187,7 @@ def test_random_yamlish_text(text: str) -> None:
 @example(b"a: 1\n\x00")
 def test_random_bytes(data: bytes) -> None:
     with one_file_folder(data) as folder:
-        exercise_past_known_bugs(folder)
+        exercise(folder)
 
 
 # Inputs the fuzzers found: each is an issue, not a crash (or a known bug, for a precise reason).
@@ -239,13 +208,6 @@ def test_control_character(text: str, line: int, tmp_path: Path) -> None:
         unip_kfp.load(str(tmp_path))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: yamlsource.read_documents reports a yaml.reader.ReaderError with line None "
-    "(only MarkedYAMLError gets a line, though ReaderError.position gives it) and a message "
-    "naming '\"<unicode string>\", position N'",
-)
 @pytest.mark.parametrize(("text", "line"), CONTROL_CHARACTERS)
 def test_control_character_issue_has_a_line(text: str, line: int, tmp_path: Path) -> None:
     (tmp_path / "m.yaml").write_text(text, encoding="utf-8")
@@ -254,12 +216,6 @@ def test_control_character_issue_has_a_line(text: str, line: int, tmp_path: Path
     assert "<unicode string>" not in issue.message, issue
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AttributeError,
-    reason="bug: loader._load_file (recording the names of documents that fail the schema) "
-    "calls doc.data.get('metadata').get('name') without checking that metadata is a mapping",
-)
 @pytest.mark.parametrize("metadata", ["5", "[p]", "p", "true"])
 def test_metadata_not_a_mapping(metadata: str, tmp_path: Path) -> None:
     (tmp_path / "m.yaml").write_text(
@@ -446,7 +402,7 @@ def test_mutated_seeds(case: tuple[Path, list[tuple[str, list[Any]]]]) -> None:
     _, files = case
     with tempfile.TemporaryDirectory() as folder:
         write_seed(folder, files)
-        exercise_past_known_bugs(folder)
+        exercise(folder)
 
 
 def test_unmutated_seeds_pass_the_same_checks() -> None:

@@ -141,22 +141,6 @@ def with_api(pipeline_text: str, api_text: str = BASE_API) -> dict[str, str | by
 
 P, A = "pipeline.yaml", "api.yaml"
 
-METADATA_NOT_A_MAPPING_BUG = pytest.mark.xfail(
-    strict=True,
-    raises=AttributeError,
-    reason="bug: loader._load_file (recording the names of documents that fail the schema) "
-    "calls doc.data.get('metadata').get('name') without checking that metadata is a mapping: "
-    "'metadata: 5' or 'metadata: [p]' raises AttributeError out of load_project",
-)
-# A ReaderError (non-printable character) has no problem_mark, only a character position, so
-# the issue has no line; the message names '"<unicode string>", position 8' instead.
-CONTROL_CHARACTER_LINE_BUG = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: yamlsource.read_documents reports a yaml.reader.ReaderError (e.g. a BEL "
-    "character on line 2) with line None: only MarkedYAMLError gets a line, though "
-    "ReaderError.position gives it",
-)
 S1_IMAGE = "    - name: s1\n      image:\n        existingImageName: img\n"
 S2_IMAGE = "    - name: s2\n      image:\n        existingImageName: img\n"
 
@@ -783,14 +767,6 @@ CASES: list[Case] = [
             Expect(A, 5, "metadata.namespace", "namespace 'other' differs from 'ns' ("),
             Expect("box.yaml", 5, "metadata.namespace", "namespace 'other' differs from 'ns' ("),
         ),
-        marks=(
-            pytest.mark.xfail(
-                strict=True,
-                reason="bug: validate._check_metadata keeps one manifest per namespace "
-                "(namespaces.setdefault), so of two manifests sharing a namespace that differs "
-                "from the pipeline's only the first (api.yaml) is reported, not box.yaml",
-            ),
-        ),
     ),
     Case(
         "missing-namespace",
@@ -1084,13 +1060,11 @@ CASES: list[Case] = [
             "app.yaml": "apiVersion: whatever\nkind: PlatformApp\nmetadata: 5\n",
         },
         (),
-        marks=(METADATA_NOT_A_MAPPING_BUG,),
     ),
     Case(
         "pipeline-metadata-is-a-list",
         {P: pipeline(("metadata:\n  name: p\n  namespace: ns\n", "metadata: [p]\n"))},
         (Expect(P, 3, "metadata", "must be a mapping, got a list", hint="mapping"),),
-        marks=(METADATA_NOT_A_MAPPING_BUG,),
     ),
     # --- file errors --------------------------------------------------------------------------
     Case(
@@ -1183,8 +1157,7 @@ CASES: list[Case] = [
     Case(
         "control-character",
         {**with_api(BASE_PIPELINE), "ctrl.yaml": "a: 1\nb: \x07\n"},
-        (Expect("ctrl.yaml", 2, None, "invalid YAML", hint="fix the YAML"),),
-        marks=(CONTROL_CHARACTER_LINE_BUG,),
+        (Expect("ctrl.yaml", 2, None, "invalid YAML", hint="remove the control character"),),
     ),
 ]
 

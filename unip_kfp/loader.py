@@ -145,13 +145,18 @@ def _load_file(
     for doc in documents:
         manifest = _load_document(doc, issues)
         if manifest is None:
-            name = (
-                (doc.data.get("metadata") or {}).get("name") if isinstance(doc.data, dict) else None
-            )
-            if isinstance(name, str) and isinstance(doc.data.get("kind"), str):
-                unparsed.append((doc.data["kind"], name))
+            unparsed += _kind_and_name(doc.data)
         if manifest is not None:
             loaded.append(Loaded(manifest, doc))
+
+
+def _kind_and_name(data: Any) -> list[tuple[str, str]]:
+    """(kind, metadata.name) of a raw document, when both are plain strings."""
+    if not isinstance(data, dict):
+        return []
+    kind, metadata = data.get("kind"), data.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return [(kind, name)] if isinstance(kind, str) and isinstance(name, str) else []
 
 
 def _load_document(doc: Document, issues: list[Issue]) -> models.Manifest | None:
@@ -304,3 +309,6 @@ def _describe(error: Any) -> tuple[str, str | None]:
         message, _, remedy = message.partition("; ")
         return message, remedy
     return message, "see the platform documentation of this field"
+
+
+__all__ = ["Loaded", "ManifestSet", "did_you_mean", "load_project"]

@@ -38,7 +38,7 @@ def io_name(var: str) -> str:
     name = re.sub(r"[^_0-9a-z]+", "_", var.lower()).strip("_")
     if not name or not name[0].isalpha():
         name = "v_" + name
-    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+    if keyword.iskeyword(name):
         name += "_"  # pipeline parameters become Python parameters
     return name
 

@@ -78,8 +78,8 @@ def _check_metadata(manifests: ManifestSet) -> list[Issue]:
             )
         seen.setdefault(key, loaded)
     if len(namespaces) > 1:
-        # The pipeline's namespace is the reference: blame the manifests that differ from it.
-        first_ns = next(
+        # The pipeline's namespace is the reference: blame every manifest that differs from it.
+        reference = next(
             (
                 m.model.metadata.namespace
                 for m in manifests.manifests
@@ -87,15 +87,16 @@ def _check_metadata(manifests: ManifestSet) -> list[Issue]:
             ),
             next(iter(namespaces)),
         )
-        first = namespaces[first_ns]
-        for namespace, loaded in namespaces.items():
-            if namespace == first_ns:
+        first = namespaces[reference]
+        for loaded in manifests.manifests:
+            namespace = loaded.model.metadata.namespace
+            if namespace is None or namespace == reference:
                 continue
             issues.append(
                 loaded.issue(
                     ERROR,
                     ("metadata", "namespace"),
-                    f"namespace '{namespace}' differs from '{first_ns}' "
+                    f"namespace '{namespace}' differs from '{reference}' "
                     f"({first.doc.file}:{first.line(('metadata', 'namespace'))})",
                     "all components of a module share one metadata.namespace",
                 )

@@ -117,6 +117,17 @@ def read_documents(text: str, file: str) -> tuple[list[Document], list[Issue]]:
                 hint="fix the YAML syntax at this line (indentation, quotes, ':')",
             )
         )
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (NUL, ESC, ...)
+        line = text.count("\n", 0, exc.position) + 1
+        issues.append(
+            Issue(
+                Severity.ERROR,
+                f"invalid YAML: character {exc.character!r} is not allowed",
+                file,
+                line,
+                hint="remove the control character (the file may not be text)",
+            )
+        )
     except yaml.YAMLError as exc:
         issues.append(
             Issue(Severity.ERROR, f"invalid YAML: {exc}", file, hint="fix the YAML syntax")
