@@ -319,10 +319,12 @@ def api_errors(
         yield
     except ApiException as exc:
         raise api_error(exc, action, host, refused) from None
-    except (Urllib3Error, OSError) as exc:
+    except (Urllib3Error, ConnectionError, TimeoutError, socket.gaierror) as exc:
         raise KubeflowUnavailable(
             f"lost contact with Kubeflow at {host} while {action}: {exc}", transient=True
         ) from None
+    except ValueError as exc:  # kfp's own checks (e.g. several experiments of one name)
+        raise refused(f"kfp refused {action}: {exc}") from None
 
 
 def api_error(

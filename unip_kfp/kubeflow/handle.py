@@ -56,8 +56,11 @@ class RunHandle:
                 self.connection, self.run_id, stage_labels(self.spec), timeout=timeout,
                 echo=echo or self.echo, poll_interval=poll_interval,
             )
-        except RunFailedError:
-            self.state = self._peek()
+        except RunFailedError as exc:
+            self.state = getattr(exc, "state", None) or self.state
+            raise
+        except KeyboardInterrupt:
+            (echo or self.echo)(f"stopped waiting; run {self.run_id} keeps going: {self.url}")
             raise
         self.state = str(run.state).upper()
         return self.state

@@ -139,7 +139,9 @@ def _finish(run: Any, state: str, progress: Progress, run_id: str, url: str,
     if error:
         what += f" ({error})"
     progress.echo(f"run {state} after {took}")
-    raise RunFailedError(f"{what}\n    details: {url}")
+    failure = RunFailedError(f"{what}\n    details: {url}")
+    failure.state = state  # type: ignore[attr-defined]
+    raise failure
 
 
 def _names(names: list[str]) -> str:

@@ -100,8 +100,8 @@ def resolve_endpoint(explicit: str | None, config: S3Config | None = None) -> En
         raise UsageError(
             "box transfers need the S3 endpoint: pass --s3-endpoint URL, set "
             "UNIP_KFP_S3_ENDPOINT, or s3.endpoint in unip-kfp.yaml (Kubeflow's own store: "
-            "kubectl port-forward -n kubeflow svc/seaweedfs 9000:8333, or svc/minio-service "
-            "9000:9000 before KFP 2.16)"
+            "kubectl port-forward -n kubeflow svc/minio-service 9000:9000, then "
+            "--s3-endpoint http://localhost:9000)"
         )
     region = config.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if "://" in raw:
