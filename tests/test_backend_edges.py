@@ -277,26 +277,7 @@ def test_no_channel_placeholder_anywhere(case_id: str, pipeline: str) -> None:
     assert b"{{channel:" not in compiled(case_id)[pipeline]
 
 
-def _dead_parameter_params() -> list[Any]:
-    params = []
-    for param in all_packages():
-        case_id = param.values[0]
-        marks = (
-            [
-                pytest.mark.xfail(
-                    strict=True,
-                    reason="bug: API input 'lookup' mounted on the stage entry: its parameter "
-                    "is read by no task (plan._plan_stages prefers the stage mount)",
-                )
-            ]
-            if case_id == "mounted-input"
-            else []
-        )
-        params.append(pytest.param(*param.values, marks=marks, id=param.id))
-    return params
-
-
-@pytest.mark.parametrize(("case_id", "pipeline"), _dead_parameter_params())
+@PACKAGES
 def test_every_pipeline_parameter_is_read(case_id: str, pipeline: str) -> None:
     assert dead_pipeline_parameters(spec_of(case_id, pipeline)) == []
 

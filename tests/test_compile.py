@@ -422,23 +422,7 @@ def _check_input_binding(exp: Expected, pkg: Package, stage: dict[str, Any], var
         assert pkg.executor(producer)["importer"]["artifactUri"] == {"constant": mount}
 
 
-def _binding_params() -> list[Any]:
-    params = []
-    for case_id, pipeline in packages():
-        marks = []
-        if case_id == "mounted-input":
-            marks.append(
-                pytest.mark.xfail(
-                    strict=True,
-                    reason="bug: an API input mounted on the stage entry is imported from the "
-                    "constant mount URI; the caller's parameter is ignored (plan._plan_stages)",
-                )
-            )
-        params.append(pytest.param(case_id, pipeline, marks=marks, id=f"{case_id}-{pipeline}"))
-    return params
-
-
-@pytest.mark.parametrize(("case_id", "pipeline"), _binding_params())
+@PARAMS
 def test_stage_inputs_are_bound_to_their_sources(case_id: str, pipeline: str) -> None:
     exp, pkg = expectations(case_id, pipeline)
     for stage in exp.stages:
@@ -747,48 +731,66 @@ def test_platform_spec_exactly() -> None:
         {"secretName": n, "secretNameParameter": {"runtimeValue": {"constant": n}}}
         for n in ("regcred", "mirror-cred")
     ]
-    assert set(executors) == {"exec-merge", "exec-summarize"}
-    assert executors["exec-summarize"] == {"imagePullSecret": pull}
-    merge = executors["exec-merge"]
-    assert merge["imagePullSecret"] == pull
-    secrets = {s["secretName"]: s for s in merge["secretAsEnv"]}
-    assert set(secrets) == {"data-box-s3", "shared-box-s3"}
-    assert secrets["shared-box-s3"]["keyToEnv"] == [
-        {"envVar": "AWS_ACCESS_KEY_ID", "secretKey": "key-id"},
-        {"envVar": "AWS_SECRET_ACCESS_KEY", "secretKey": "key-secret"},
-    ]
-    assert secrets["data-box-s3"]["keyToEnv"] == [
-        {"envVar": "AWS_ACCESS_KEY_ID", "secretKey": "accesskey"},
-        {"envVar": "AWS_SECRET_ACCESS_KEY", "secretKey": "secretkey"},
-    ]
-    assert all(s["optional"] is False for s in secrets.values())
+
+    def secret(name: str, key_id: str, key_secret: str) -> dict[str, Any]:
+        return {
+            "keyToEnv": [
+                {"envVar": "AWS_ACCESS_KEY_ID", "secretKey": key_id},
+                {"envVar": "AWS_SECRET_ACCESS_KEY", "secretKey": key_secret},
+            ],
+            "optional": False,
+            "secretName": name,
+            "secretNameParameter": {"runtimeValue": {"constant": name}},
+        }
+
+    assert executors == {
+        # reads the var mounted from shared-box: that box's Secret, its own key names
+        "exec-fetch": {
+            "imagePullSecret": pull,
+            "secretAsEnv": [secret("shared-box-s3", "key-id", "key-secret")],
+        },
+        # reads a caller's file (default box): the default box's Secret, default key names
+        "exec-merge": {
+            "imagePullSecret": pull,
+            "secretAsEnv": [secret("data-box-s3", "accesskey", "secretkey")],
+        },
+        # reads only an internal var (pipeline root): no Secret
+        "exec-summarize": {"imagePullSecret": pull},
+    }
     # box URIs from unip-kfp.yaml
-    mount = pkg.executor(
-        pkg.tasks[
-            pkg.tasks["merge"]["inputs"]["artifacts"]["reference"]["taskOutputArtifact"][
-                "producerTask"
-            ]
-        ]
-    )
+    producer = pkg.tasks["fetch"]["inputs"]["artifacts"]["reference"]["taskOutputArtifact"]
+    mount = pkg.executor(pkg.tasks[producer["producerTask"]])
     assert mount["importer"]["artifactUri"] == {
         "constant": "s3://shared-bucket/datasets/sets/reference"
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a stage reading from two boxes gets both Secrets mapped to the same "
-    "AWS_* variables; Kubernetes keeps the last, so one box is read with the other's "
-    "credentials (pipeline._Assembly.configure / secret_boxes)",
-)
-def test_no_two_secrets_set_the_same_variable_on_one_stage() -> None:
-    pkg = Package("platform", "platform-settings")
-    assert pkg.platform is not None
-    for name, executor in pkg.platform["platforms"]["kubernetes"]["deploymentSpec"][
-        "executors"
-    ].items():
-        variables = [k["envVar"] for s in executor.get("secretAsEnv", []) for k in s["keyToEnv"]]
-        assert len(variables) == len(set(variables)), f"{name}: {variables}"
+def test_two_box_secrets_on_one_stage_exit_4(tmp_path: Path) -> None:
+    """A pod downloads all of its inputs with one set of AWS_* variables (2.17 launcher)."""
+    result = run_cli("compile", str(CASES_DIR / "two-secrets"), "-o", str(tmp_path / "x.yaml"))
+    assert result.exit_code == 4
+    assert "stage 'merge'" in result.stderr
+    assert "data-box-s3" in result.stderr and "shared-box-s3" in result.stderr
+    assert not (tmp_path / "x.yaml").exists()
+
+
+def test_two_boxes_sharing_one_secret_give_one_secret_entry(tmp_path: Path) -> None:
+    config = tmp_path / "unip-kfp.yaml"
+    config.write_text(
+        "boxes:\n"
+        "  data-box: {uri: s3://team/data, secret: team-s3}\n"
+        "  shared-box: {uri: s3://team/shared, secret: team-s3}\n"
+    )
+    target = tmp_path / "x.yaml"
+    case = CASES_DIR / "two-secrets"
+    result = run_cli("compile", str(case), "-o", str(target), "--config", str(config))
+    assert result.exit_code == 0, result.output
+    _, platform = documents(target.read_bytes())
+    assert platform is not None
+    executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert set(executors) == {"exec-merge"}
+    assert [s["secretName"] for s in executors["exec-merge"]["secretAsEnv"]] == ["team-s3"]
+    assert "imagePullSecret" not in executors["exec-merge"]
 
 
 def test_no_credential_reaches_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -802,11 +804,6 @@ def test_no_credential_reaches_the_package(monkeypatch: pytest.MonkeyPatch) -> N
         assert not any(secret.encode() in content for content in fresh.values())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: an API input mounted on the stage entry ignores the caller's parameter "
-    "(plan._plan_stages checks ref.mount_from before the INPUT role)",
-)
 def test_stage_entry_mount_of_an_api_input_can_be_overridden() -> None:
     pkg = Package("mounted-input", "mounted-input")
     params = pkg.spec["root"]["inputDefinitions"]["parameters"]
@@ -979,32 +976,29 @@ spec:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: an input var named like a Python keyword ('from') passes validation, then "
-    "inspect.Parameter refuses it in pipeline.build_pipeline: internal error, exit 1",
-)
-def test_keyword_var_name_compiles_or_is_reported(tmp_path: Path) -> None:
+def test_keyword_var_names_become_usable_parameters(tmp_path: Path) -> None:
+    """`from` is a fine var name but not a Python parameter name: the parameter is `from_`."""
     manifest = tmp_path / "keyword.yaml"
     manifest.write_text(KEYWORD_PIPELINE)
-    result = CliRunner().invoke(main, ["compile", str(manifest), "-o", str(tmp_path / "k.yaml")])
-    assert result.exit_code in (0, 3), result.output
+    target = tmp_path / "k.yaml"
+    result = run_cli("compile", str(manifest), "-o", str(target))
+    assert result.exit_code == 0, result.output
+    spec, _ = documents(target.read_bytes())
+    assert set(spec["root"]["inputDefinitions"]["parameters"]) == {"from_"}
+    assert set(spec["root"]["outputDefinitions"]["artifacts"]) == {"to"}
+    args = spec["deploymentSpec"]["executors"]["exec-copy"]["container"]["args"]
+    assert args[:4] == ["in", "UNIP_PIPELINE_FROM", "{{$.inputs.artifacts['from_'].path}}", ""]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: package.write_package writes through tempfile.mkstemp (mode 0600) and "
-    "os.replace keeps that mode: packages are unreadable by group/others whatever the umask",
-)
 def test_written_package_respects_the_umask(tmp_path: Path) -> None:
     import os
     import stat
 
-    previous = os.umask(0o022)
+    previous = os.umask(0o027)
     try:
         target = tmp_path / "p.yaml"
         result = run_cli("compile", str(SEED_000), "-o", str(target))
     finally:
         os.umask(previous)
     assert result.exit_code == 0, result.output
-    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
