@@ -309,8 +309,8 @@ class Condition:
 
 def compile_condition(text: str) -> Condition:
     """Parse `text`; raise ConditionError (with the text) when it is outside the subset."""
-    parser = _Parser(text)
     try:
+        parser = _Parser(text)
         evaluator = parser.parse()
     except ConditionError as exc:
         raise ConditionError(f"condition {text!r}: {exc}") from None
