@@ -326,3 +326,19 @@ def test_config_file_sets_host_experiment_and_root(
     assert kfp.experiment_by_name("from-config")["experiment_id"] == body["experiment_id"]
     assert json.loads(json.dumps(body))  # plain JSON on the wire
     assert yaml.safe_dump(body)
+
+
+def test_kfp_experiment_environment_variables(
+    kfp: HookedKfpServer, env: S3Endpoint, module: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = unip_kfp.load(str(module / "manifests"))
+    inputs = {"xy_train": "s3://b/t", "xy_test": "s3://b/v"}
+    monkeypatch.setenv("KF_PIPELINES_DEFAULT_EXPERIMENT_NAME", "team-default")
+    first = submit(project, host=kfp.url, inputs=inputs, echo=lambda line: None)
+    assert kfp.experiment_by_name("team-default")["experiment_id"] == first.experiment_id
+    monkeypatch.setenv("KF_PIPELINES_OVERRIDE_EXPERIMENT_NAME", "forced")
+    lines: list[str] = []
+    second = submit(project, host=kfp.url, inputs=inputs, experiment="mine", echo=lines.append)
+    assert kfp.experiment_by_name("forced")["experiment_id"] == second.experiment_id
+    assert any("KF_PIPELINES_OVERRIDE_EXPERIMENT_NAME" in line for line in lines)
+

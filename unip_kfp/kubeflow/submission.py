@@ -89,7 +89,7 @@ def submit(
         for name, value in local.items():
             params[name] = _upload(storage(), plan, folder, value, say)
     pipeline_root = settings.kubeflow.pipeline_root or DEFAULT_PIPELINE_ROOT
-    experiment_name = experiment or settings.kubeflow.experiment or plan.name
+    experiment_name = _experiment_name(experiment or settings.kubeflow.experiment, plan, say)
     with connection.call(f"finding or creating experiment '{experiment_name}'"):
         created = connection.client.create_experiment(
             experiment_name, description=f"UNIP pipeline {plan.name}",
@@ -131,6 +131,17 @@ def _run_package(connection: Connection, prepared: Prepared, experiment_id: str,
             params=params, pipeline_root=pipeline_root,
             enable_caching=True if cache else None,
         )
+
+
+def _experiment_name(chosen: str | None, plan: PipelinePlan, say: Callable[[str], None]) -> str:
+    """The given name, else kfp's `KF_PIPELINES_DEFAULT_EXPERIMENT_NAME`, else the pipeline's
+    name; kfp's `KF_PIPELINES_OVERRIDE_EXPERIMENT_NAME` beats them all, as in kfp."""
+    name = chosen or os.environ.get("KF_PIPELINES_DEFAULT_EXPERIMENT_NAME") or plan.name
+    override = os.environ.get("KF_PIPELINES_OVERRIDE_EXPERIMENT_NAME")
+    if override and override != name:
+        say(f"experiment '{override}' instead of '{name}' (KF_PIPELINES_OVERRIDE_EXPERIMENT_NAME)")
+        return override
+    return name
 
 
 def _as_text(value: Any) -> str:
