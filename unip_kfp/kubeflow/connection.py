@@ -204,7 +204,10 @@ def probe(host: str, auth: Auth, timeout: float) -> dict[str, Any]:
     """`GET <host>/apis/v2beta1/healthz` within `timeout`; failures are `UnreachableError`."""
     url = host + API_PREFIX + "/healthz"
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
-    bearer = auth.bearer()
+    try:
+        bearer = auth.bearer()
+    except OSError as exc:
+        raise UsageError(f"cannot read the token file {auth.token_file}: {exc.strerror}") from None
     if bearer:
         request.add_header("Authorization", f"Bearer {bearer}")
     context = _context()
