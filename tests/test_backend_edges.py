@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from test_golden import CASES, compiled, documents
+from test_golden import CASES, compiled, documents, pipelines_of
 
 from unip_kfp.plan import SENTINEL_URI
 
@@ -22,7 +22,7 @@ from unip_kfp.plan import SENTINEL_URI
 def all_packages() -> list[Any]:
     params = []
     for case_id in CASES:
-        for pipeline in compiled(case_id):
+        for pipeline in pipelines_of(case_id):
             params.append(pytest.param(case_id, pipeline, id=f"{case_id}-{pipeline}"))
     return params
 

@@ -20,7 +20,16 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
-from test_golden import CASES, CASES_DIR, EXAMPLES, USER, compile_case, compiled, documents
+from test_golden import (
+    CASES,
+    CASES_DIR,
+    EXAMPLES,
+    USER,
+    all_packages,
+    compile_case,
+    compiled,
+    documents,
+)
 
 import unip_kfp
 from unip_kfp import wrapper
@@ -262,7 +271,7 @@ class Package:
 
 
 def packages() -> list[tuple[str, str]]:
-    return [(c, p) for c in CASES for p in compiled(c)]
+    return all_packages()
 
 
 def expected_records(exp: Expected, stage: dict[str, Any]) -> list[Any]:
