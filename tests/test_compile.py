@@ -882,6 +882,14 @@ def test_cli_one_file_for_one_pipeline(tmp_path: Path) -> None:
     assert sorted(p.name for p in target.parent.iterdir()) == ["package.yaml"]
 
 
+def test_cli_output_folder_is_created(tmp_path: Path) -> None:
+    """`-o NAME` without a .yaml/.yml suffix is a folder, created when missing."""
+    out = tmp_path / "new" / "packages"
+    result = run_cli("compile", str(SEED_000), "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert (out / "my-pipeline.yaml").read_bytes() == compiled("seed-000")["my-pipeline"]
+
+
 def test_cli_pipeline_option_picks_one_of_several(tmp_path: Path) -> None:
     target = tmp_path / "beta-only.yml"
     result = run_cli("compile", str(CASES_DIR / "multi"), "--pipeline", "beta", "-o", str(target))
