@@ -65,8 +65,11 @@ def test_mounted_var_from_a_local_box(tmp_path: Path, monkeypatch: pytest.Monkey
     project = unip_kfp.load(str(EXAMPLES / "train-test-mounted" / "manifests"))
     echo = Lines()
     result = project.run_local(
-        inputs={"xy_test": "./data/xy_test.csv"}, outputs={"testing_results": "./results"},
-        workdir=str(workdir), keep=True, echo=echo,
+        inputs={"xy_test": "./data/xy_test.csv"},
+        outputs={"testing_results": "./results"},
+        workdir=str(workdir),
+        keep=True,
+        echo=echo,
     )
     metrics = read(workdir / "results" / "metrics.csv")
     assert float(metrics.splitlines()[1].split(",")[1]) > 0.7  # accuracy
@@ -82,7 +85,8 @@ def test_box_relative_inputs_resolve_under_the_local_box(tmp_path: Path) -> None
     _chain_files(box)
     out = tmp_path / "out"
     result = unip_kfp.load(str(module / "manifests")).run_local(
-        inputs={"table": "my/table.csv", "folder": "my/folder"}, outputs={"result": str(out)},
+        inputs={"table": "my/table.csv", "folder": "my/folder"},
+        outputs={"result": str(out)},
         echo=Lines(),
     )
     assert read(out / "model.txt") == "rows=5\n"
@@ -130,7 +134,9 @@ def test_s3_inputs_are_downloaded_into_the_run_folder(
     out = tmp_path / "out"
     result = unip_kfp.load(str(module / "manifests")).run_local(
         inputs={"table": "s3://data/in/table.csv", "folder": "minio://data/in/folder"},
-        outputs={"result": str(out)}, keep=True, echo=Lines(),
+        outputs={"result": str(out)},
+        keep=True,
+        echo=Lines(),
     )
     assert read(out / "model.txt") == "rows=3\n"
     assert read(out / "listing") == "./deep/two.dat\n./one.txt\n"
@@ -150,7 +156,8 @@ def test_a_box_without_a_local_folder_is_read_from_s3(
     module = copy_case("chain", tmp_path)
     out = tmp_path / "out"
     unip_kfp.load(str(module / "manifests")).run_local(
-        inputs={"table": "my/table.csv", "folder": "my/folder"}, outputs={"result": str(out)},
+        inputs={"table": "my/table.csv", "folder": "my/folder"},
+        outputs={"result": str(out)},
         echo=Lines(),
     )
     assert read(out / "model.txt") == "rows=2\n"
@@ -180,16 +187,29 @@ def test_an_omitted_optional_file_never_resolves_the_sentinel(
     monkeypatch.setenv("UNIP_KFP_S3_ENDPOINT", "127.0.0.1:9")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "k")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
-    pipeline = manifest("ExperimentPipeline", "optional", {
-        "vars": [{"name": "maybe"}, {"name": "out"}],
-        "stages": [stage("look", ["sh", "src/look.sh"], ["maybe"], ["out"])],
-    })
-    api = manifest("APIComponent", "optional-api", {
-        "experimentPipeline": {"name": "optional"},
-        "apiSpec": {"inputs": [{"name": "maybe", "required": False}], "outputs": [{"name": "out"}]},
-    })
-    script = ('if [ "${UNIP_PIPELINE_MAYBE+set}" = set ]; then cat "$UNIP_PIPELINE_MAYBE"; '
-              'else printf unset; fi > "$UNIP_PIPELINE_OUT/seen"\n')
+    pipeline = manifest(
+        "ExperimentPipeline",
+        "optional",
+        {
+            "vars": [{"name": "maybe"}, {"name": "out"}],
+            "stages": [stage("look", ["sh", "src/look.sh"], ["maybe"], ["out"])],
+        },
+    )
+    api = manifest(
+        "APIComponent",
+        "optional-api",
+        {
+            "experimentPipeline": {"name": "optional"},
+            "apiSpec": {
+                "inputs": [{"name": "maybe", "required": False}],
+                "outputs": [{"name": "out"}],
+            },
+        },
+    )
+    script = (
+        'if [ "${UNIP_PIPELINE_MAYBE+set}" = set ]; then cat "$UNIP_PIPELINE_MAYBE"; '
+        'else printf unset; fi > "$UNIP_PIPELINE_OUT/seen"\n'
+    )
     manifests = write_module(tmp_path / "module", pipeline, {"look.sh": script}, api)
     project = unip_kfp.load(str(manifests))
     absent = project.run_local(keep=True, echo=Lines())
@@ -213,26 +233,50 @@ def test_a_package_file_runs_alone_with_structurally_found_file_inputs(tmp_path:
     _chain_files(module / "data")
     out = tmp_path / "out"
     result = run_local(
-        compiled.path, inputs={"table": str(module / "data" / "table.csv"),
-                               "folder": str(module / "data" / "folder")},
-        outputs={"result": str(out)}, workdir=str(module), echo=Lines(),
+        compiled.path,
+        inputs={
+            "table": str(module / "data" / "table.csv"),
+            "folder": str(module / "data" / "folder"),
+        },
+        outputs={"result": str(out)},
+        workdir=str(module),
+        echo=Lines(),
     )
     assert read(out / "model.txt") == "rows=5\n"
     assert result.pipeline == "chain" and not box.exists()
     with pytest.raises(UsageError, match="a box-relative path needs the manifests"):
-        run_local(compiled.path, inputs={"table": "my/table.csv", "folder": "./x"},
-                  workdir=str(module), echo=Lines())
+        run_local(
+            compiled.path,
+            inputs={"table": "my/table.csv", "folder": "./x"},
+            workdir=str(module),
+            echo=Lines(),
+        )
 
 
 def test_a_package_file_maps_mounted_uris_by_the_default_box_convention(tmp_path: Path) -> None:
-    pipeline = manifest("ExperimentPipeline", "mounted", {
-        "vars": [{"name": "shared", "path": "/shared",
-                  "mountFrom": {"box": {"name": "lib", "boxPath": "sets/one"}}},
-                 {"name": "out"}],
-        "stages": [stage("read", ["sh", "src/read.sh"], ["shared"], ["out"])],
-        "connectedBoxes": [{"name": "lib", "path": "/lib", "default": True,
-                            "mountS3Box": {"s3BoxName": "library-box"}}],
-    })
+    pipeline = manifest(
+        "ExperimentPipeline",
+        "mounted",
+        {
+            "vars": [
+                {
+                    "name": "shared",
+                    "path": "/shared",
+                    "mountFrom": {"box": {"name": "lib", "boxPath": "sets/one"}},
+                },
+                {"name": "out"},
+            ],
+            "stages": [stage("read", ["sh", "src/read.sh"], ["shared"], ["out"])],
+            "connectedBoxes": [
+                {
+                    "name": "lib",
+                    "path": "/lib",
+                    "default": True,
+                    "mountS3Box": {"s3BoxName": "library-box"},
+                }
+            ],
+        },
+    )
     script = 'cat "$UNIP_PIPELINE_SHARED/a.txt" > "$UNIP_PIPELINE_OUT/copy"\n'
     manifests = write_module(tmp_path / "module", pipeline, {"read.sh": script})
     [compiled] = unip_kfp.load(str(manifests)).compile(str(tmp_path / "mounted.yaml"))

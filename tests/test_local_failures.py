@@ -81,14 +81,16 @@ def test_a_stage_killed_by_sigterm_fails_the_run(
     assert not (run / "artifacts" / "s2").exists()
 
 
-def test_sigterm_to_the_runner_kills_the_stage_process_group(
-    steps: Path, tmp_path: Path
-) -> None:
+def test_sigterm_to_the_runner_kills_the_stage_process_group(steps: Path, tmp_path: Path) -> None:
     pids = tmp_path / "pids"
     env = dict(os.environ, UNIP_TEST_MODE_s2="sleep", UNIP_TEST_PIDS=str(pids))
     runner = subprocess.Popen(
         [sys.executable, "-m", "unip_kfp", "run", "manifests"],
-        cwd=steps, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=steps,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 30
@@ -172,13 +174,20 @@ def test_exit_codes_through_python_m_unip_kfp(steps: Path) -> None:
     env = dict(os.environ, UNIP_TEST_MODE_s3="exit3")
     failed = subprocess.run(
         [sys.executable, "-m", "unip_kfp", "run", "manifests"],
-        cwd=steps, env=env, capture_output=True, text=True, timeout=60,
+        cwd=steps,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert failed.returncode == EXIT_RUN_FAILED, failed.stderr
     assert "stage 's3' failed with exit code 3" in failed.stderr
     unknown = subprocess.run(
         [sys.executable, "-m", "unip_kfp", "run", "manifests", "-o", "nope=./x"],
-        cwd=steps, capture_output=True, text=True, timeout=60,
+        cwd=steps,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert unknown.returncode == EXIT_USAGE
     assert "'nope' is not an output of pipeline 'steps'" in unknown.stderr

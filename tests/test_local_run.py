@@ -48,8 +48,16 @@ def test_example_through_the_cli_prints_where_metrics_are(
     monkeypatch.chdir(module)
     result = CliRunner().invoke(
         main,
-        ["run", "manifests", "-i", "xy_train=./data/xy_train.csv",
-         "-i", "xy_test=./data/xy_test.csv", "-o", "testing_results=./results"],
+        [
+            "run",
+            "manifests",
+            "-i",
+            "xy_train=./data/xy_train.csv",
+            "-i",
+            "xy_test=./data/xy_test.csv",
+            "-o",
+            "testing_results=./results",
+        ],
     )
     assert result.exit_code == 0, result.output + result.stderr
     metrics = module / "results" / "metrics.csv"
@@ -72,8 +80,11 @@ def test_example_with_extra_parameters_keeps_its_run(
     (module / "grid.json").write_text('{"C": [0.5, 2.0]}', encoding="utf-8")
     echo = Lines()
     result = unip_kfp.load("manifests").run_local(
-        inputs={"xy_train": "./data/xy_train.csv", "xy_test": "./data/xy_test.csv",
-                "extra_parameters": "./grid.json"},
+        inputs={
+            "xy_train": "./data/xy_train.csv",
+            "xy_test": "./data/xy_test.csv",
+            "extra_parameters": "./grid.json",
+        },
         outputs={"testing_results": "./results"},
         keep=True,
         echo=echo,
@@ -86,7 +97,7 @@ def test_example_with_extra_parameters_keeps_its_run(
     assert result.kept and Path(result.run_dir).is_dir()
     assert Path(result.run_dir).parent == module / ".unip-kfp" / "runs"
     # the optional input arrived: the grid search used it
-    assert 'param_grid from' in read(result.stages[0].log_path)
+    assert "param_grid from" in read(result.stages[0].log_path)
     assert '"C": [0.5, 2.0]' in read(result.stages[0].log_path)
     assert "testing: extra_parameters used in training" in echo.text
     # the output in the run folder and the copy are the same data
@@ -98,15 +109,21 @@ def test_example_with_extra_parameters_keeps_its_run(
 
 # --- value datatypes --------------------------------------------------------------------------
 
-HOSTILE_TEXT = "it's \"q\" $(touch PWNED) ; `touch PWNED2` | x && y \\ end\nline 2"
+HOSTILE_TEXT = 'it\'s "q" $(touch PWNED) ; `touch PWNED2` | x && y \\ end\nline 2'
 
 
 def test_value_datatypes_arrive_as_files_with_the_right_text(tmp_path: Path) -> None:
     module = copy_case("values", tmp_path)
     result = unip_kfp.load(str(module / "manifests")).run_local(
-        inputs={"rate": "0.5", "count": "3", "label": HOSTILE_TEXT,
-                "config": '{"b": 2, "a": [1, 2.5, 3.0], "c": "<&>", "d": {"z": null, "y": true}}'},
-        workdir=str(module), keep=True, echo=Lines(),
+        inputs={
+            "rate": "0.5",
+            "count": "3",
+            "label": HOSTILE_TEXT,
+            "config": '{"b": 2, "a": [1, 2.5, 3.0], "c": "<&>", "d": {"z": null, "y": true}}',
+        },
+        workdir=str(module),
+        keep=True,
+        echo=Lines(),
     )
     report = Path(result.outputs["report"])
     assert read(report / "rate") == "0.5"
@@ -125,7 +142,9 @@ def test_optional_value_given_and_integral_float(tmp_path: Path) -> None:
     module = copy_case("values", tmp_path)
     result = unip_kfp.load(str(module / "manifests")).run_local(
         inputs={"rate": "3", "count": "-7", "config": "{}", "label": "", "note": "a note"},
-        workdir=str(module), keep=True, echo=Lines(),
+        workdir=str(module),
+        keep=True,
+        echo=Lines(),
     )
     report = Path(result.outputs["report"])
     assert read(report / "rate") == "3"  # FP32 3.0 is written as the driver writes it: %d
@@ -157,7 +176,9 @@ def test_folder_and_file_inputs_and_internal_handover_without_copies(tmp_path: P
     result = unip_kfp.load(str(module / "manifests")).run_local(
         inputs={"table": str(table), "folder": str(folder)},
         outputs={"result": str(out)},
-        workdir=str(module), keep=True, echo=Lines(),
+        workdir=str(module),
+        keep=True,
+        echo=Lines(),
     )
     assert [s.status for s in result.stages] == ["succeeded"] * 3
     assert read(out / "model.txt") == "rows=3\n"
@@ -175,20 +196,27 @@ def test_folder_and_file_inputs_and_internal_handover_without_copies(tmp_path: P
 
 
 def _path_module(module: Path, root: Path) -> Path:
-    pipeline = manifest("ExperimentPipeline", "paths", {
-        "vars": [{"name": "data", "path": f"{root}/in/data.csv"},
-                 {"name": "model", "path": f"{root}/model"}, {"name": "result"}],
-        "stages": [
-            stage("make", ["sh", "src/make.sh"], ["data"], ["model"]),
-            stage("use", ["sh", "src/use.sh"], ["model"], ["result"]),
-        ],
-    })
+    pipeline = manifest(
+        "ExperimentPipeline",
+        "paths",
+        {
+            "vars": [
+                {"name": "data", "path": f"{root}/in/data.csv"},
+                {"name": "model", "path": f"{root}/model"},
+                {"name": "result"},
+            ],
+            "stages": [
+                stage("make", ["sh", "src/make.sh"], ["data"], ["model"]),
+                stage("use", ["sh", "src/use.sh"], ["model"], ["result"]),
+            ],
+        },
+    )
     scripts = {
         "make.sh": 'set -eu\nprintf %s "$UNIP_PIPELINE_DATA" > "$UNIP_PIPELINE_MODEL/data-env"\n'
-                   'cat "$UNIP_PIPELINE_DATA" > "$UNIP_PIPELINE_MODEL/data"\n',
+        'cat "$UNIP_PIPELINE_DATA" > "$UNIP_PIPELINE_MODEL/data"\n',
         "use.sh": 'set -eu\nprintf %s "$UNIP_PIPELINE_MODEL" > "$UNIP_PIPELINE_RESULT/model-env"\n'
-                  'cp "$UNIP_PIPELINE_MODEL/data" "$UNIP_PIPELINE_MODEL/data-env" '
-                  '"$UNIP_PIPELINE_RESULT/"\n',
+        'cp "$UNIP_PIPELINE_MODEL/data" "$UNIP_PIPELINE_MODEL/data-env" '
+        '"$UNIP_PIPELINE_RESULT/"\n',
     }
     return write_module(module, pipeline, scripts)
 
@@ -235,18 +263,36 @@ def test_hostile_names_paths_and_values_are_data_never_code(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     evil = "$(touch PWNED); `touch PWNED`; 'q' \"dq\""
-    pipeline = manifest("ExperimentPipeline", "hostile", {
-        "vars": [{"name": 'in put "q"'}, {"name": "va'l; $(x)"},
-                 {"name": "out|put", "path": f"/p a t h/{evil}/o"}],
-        "stages": [stage(f"copy {evil}", ["sh", "src/copy.sh"],
-                         ['in put "q"', "va'l; $(x)"], ["out|put"])],
-    })
-    api = manifest("APIComponent", "hostile-api", {
-        "experimentPipeline": {"name": "hostile"},
-        "apiSpec": {"inputs": [{"name": 'in put "q"', "type": {"datatypes": ["FILE"]}},
-                               {"name": "va'l; $(x)", "type": {"datatypes": ["str"]}}],
-                    "outputs": [{"name": "out|put"}]},
-    })
+    pipeline = manifest(
+        "ExperimentPipeline",
+        "hostile",
+        {
+            "vars": [
+                {"name": 'in put "q"'},
+                {"name": "va'l; $(x)"},
+                {"name": "out|put", "path": f"/p a t h/{evil}/o"},
+            ],
+            "stages": [
+                stage(
+                    f"copy {evil}", ["sh", "src/copy.sh"], ['in put "q"', "va'l; $(x)"], ["out|put"]
+                )
+            ],
+        },
+    )
+    api = manifest(
+        "APIComponent",
+        "hostile-api",
+        {
+            "experimentPipeline": {"name": "hostile"},
+            "apiSpec": {
+                "inputs": [
+                    {"name": 'in put "q"', "type": {"datatypes": ["FILE"]}},
+                    {"name": "va'l; $(x)", "type": {"datatypes": ["str"]}},
+                ],
+                "outputs": [{"name": "out|put"}],
+            },
+        },
+    )
     source_env, value_env, out_env = (env_name(v) for v in ('in put "q"', "va'l; $(x)", "out|put"))
     assert value_env == "UNIP_PIPELINE_VA_L____X_"
     script = (
@@ -256,15 +302,25 @@ def test_hostile_names_paths_and_values_are_data_never_code(
         f'printf %s "${out_env}" > "${out_env}/where"\n'
     )
     manifests = write_module(tmp_path / f"mod {evil}", pipeline, {"copy.sh": script}, api)
-    source = tmp_path / f"we'ird \"dir\" {evil}" / "da ta.txt"
+    source = tmp_path / f'we\'ird "dir" {evil}' / "da ta.txt"
     source.parent.mkdir()
     source.write_text(f"payload {evil}\n", encoding="utf-8")
     dest = tmp_path / f"res ult {evil}"
     runner = CliRunner()
-    result = runner.invoke(main, [
-        "run", str(manifests), "-i", f'in put "q"={source}', "-i", f"va'l; $(x)={evil}",
-        "-o", f"out|put={dest}", "--keep",
-    ])
+    result = runner.invoke(
+        main,
+        [
+            "run",
+            str(manifests),
+            "-i",
+            f'in put "q"={source}',
+            "-i",
+            f"va'l; $(x)={evil}",
+            "-o",
+            f"out|put={dest}",
+            "--keep",
+        ],
+    )
     assert result.exit_code == 0, result.output + result.stderr
     assert read(dest / "copied") == f"payload {evil}\n"
     assert read(dest / "value") == evil

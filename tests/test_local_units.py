@@ -95,8 +95,10 @@ def test_a_condition_that_does_not_give_true_or_false_is_an_error() -> None:
         (123456.5, "123456.5"),
         (True, "true"),
         (None, ""),
-        ({"b": 1.0, "a": [0.5, 1e-7, "x<y&z>"], "c": None},
-         '{"a":[0.5,1e-7,"x\\u003cy\\u0026z\\u003e"],"b":1,"c":null}'),
+        (
+            {"b": 1.0, "a": [0.5, 1e-7, "x<y&z>"], "c": None},
+            '{"a":[0.5,1e-7,"x\\u003cy\\u0026z\\u003e"],"b":1,"c":null}',
+        ),
         ([1, "two"], '[1,"two"]'),
     ],
 )
@@ -128,7 +130,13 @@ def test_placeholders_resolve_inside_strings_and_structures() -> None:
         "{{not a placeholder}}",
     ]
     assert _placeholders(n=2.5, note="hi").resolve(args) == [
-        "/in/data", "--uri=s3://b/k", "/run/out", "2.5", "--note", "hi", "task=stage-1/2.5",
+        "/in/data",
+        "--uri=s3://b/k",
+        "/run/out",
+        "2.5",
+        "--note",
+        "hi",
+        "task=stage-1/2.5",
         "{{not a placeholder}}",
     ]
     # a null or missing optional parameter is not present
@@ -161,13 +169,22 @@ def test_unresolvable_placeholders_are_errors(arg: str) -> None:
 
 def test_s3_settings_from_the_environment() -> None:
     assert S3Settings.from_env(environ={}) is None
-    settings = S3Settings.from_env(environ={
-        "UNIP_KFP_S3_ENDPOINT": "https://minio.example:9000",
-        "MINIO_ACCESS_KEY": "a", "MINIO_SECRET_KEY": "b"})
+    settings = S3Settings.from_env(
+        environ={
+            "UNIP_KFP_S3_ENDPOINT": "https://minio.example:9000",
+            "MINIO_ACCESS_KEY": "a",
+            "MINIO_SECRET_KEY": "b",
+        }
+    )
     assert settings == S3Settings("minio.example:9000", True, "a", "b", None)
-    plain = S3Settings.from_env(environ={
-        "UNIP_KFP_S3_ENDPOINT": "localhost:9000", "AWS_ACCESS_KEY_ID": "a",
-        "AWS_SECRET_ACCESS_KEY": "b", "AWS_REGION": "eu"})
+    plain = S3Settings.from_env(
+        environ={
+            "UNIP_KFP_S3_ENDPOINT": "localhost:9000",
+            "AWS_ACCESS_KEY_ID": "a",
+            "AWS_SECRET_ACCESS_KEY": "b",
+            "AWS_REGION": "eu",
+        }
+    )
     assert plain == S3Settings("localhost:9000", False, "a", "b", "eu")
     with pytest.raises(UsageError, match="credentials"):
         S3Settings.from_env(environ={"UNIP_KFP_S3_ENDPOINT": "localhost:9000"})
@@ -198,8 +215,9 @@ def test_condition_branches_and_one_of_pick_the_branch_that_ran(
 
 
 def test_if_present_and_concat_in_a_real_run(branches: str, tmp_path: Path) -> None:
-    given = run_local(branches, inputs={"n": "1", "note": "a b"}, workdir=str(tmp_path),
-                      keep=True, echo=Lines())
+    given = run_local(
+        branches, inputs={"n": "1", "note": "a b"}, workdir=str(tmp_path), keep=True, echo=Lines()
+    )
     args_dir = Path(given.run_dir) / "artifacts" / "args" / "out"
     assert read(args_dir / "args") == "--note|a b|task=args|"
     omitted = run_local(branches, inputs={"n": "1"}, workdir=str(tmp_path), keep=True, echo=Lines())

@@ -218,9 +218,7 @@ class _Parser:
             return inner
         if token.kind == "number":
             self.take()
-            number: int | float = (
-                int(token.text) if token.text.isdigit() else float(token.text)
-            )
+            number: int | float = int(token.text) if token.text.isdigit() else float(token.text)
             return lambda params: number
         if token.kind == "string":
             self.take()

@@ -84,7 +84,9 @@ class S3Settings:
         if "://" in raw:
             parsed = urllib.parse.urlsplit(raw)
             if parsed.scheme not in ("http", "https") or not parsed.netloc:
-                raise UsageError(f"{S3_ENDPOINT_ENV}={raw}: expected host:port or http(s)://host:port")
+                raise UsageError(
+                    f"{S3_ENDPOINT_ENV}={raw}: expected host:port or http(s)://host:port"
+                )
             secure, raw = parsed.scheme == "https", parsed.netloc
         access = env.get("AWS_ACCESS_KEY_ID") or env.get("MINIO_ACCESS_KEY")
         secret = env.get("AWS_SECRET_ACCESS_KEY") or env.get("MINIO_SECRET_KEY")

@@ -195,9 +195,7 @@ class _Run:
             failure.result = result
         return failure
 
-    def _result(
-        self, produced: Outputs, *, copied: dict[str, str], kept: bool
-    ) -> LocalRunResult:
+    def _result(self, produced: Outputs, *, copied: dict[str, str], kept: bool) -> LocalRunResult:
         labels = self.arguments.labels
         return LocalRunResult(
             pipeline=self.package.name,

@@ -14,8 +14,9 @@ _LISTED_FILES = 10
 
 def summary_lines(result: LocalRunResult, outcome: str) -> list[str]:
     """Lines to print at the end of a run (success or not)."""
-    lines = [f"unip-kfp: run {result.run_id} of '{result.pipeline}' {outcome} "
-             f"in {result.duration:.2f} s"]
+    lines = [
+        f"unip-kfp: run {result.run_id} of '{result.pipeline}' {outcome} in {result.duration:.2f} s"
+    ]
     lines += _table(result.stages, with_logs=result.kept)
     if result.outputs or result.copied:
         lines.append("outputs:")
