@@ -81,7 +81,10 @@ def test_a_stage_killed_by_sigterm_fails_the_run(
     assert not (run / "artifacts" / "s2").exists()
 
 
-def test_sigterm_to_the_runner_kills_the_stage_process_group(steps: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_to_the_runner_kills_the_stage_process_group(
+    steps: Path, tmp_path: Path, signum: signal.Signals
+) -> None:
     pids = tmp_path / "pids"
     env = dict(os.environ, UNIP_TEST_MODE_s2="sleep", UNIP_TEST_PIDS=str(pids))
     runner = subprocess.Popen(
@@ -100,13 +103,14 @@ def test_sigterm_to_the_runner_kills_the_stage_process_group(steps: Path, tmp_pa
             time.sleep(0.05)
         stage_pid, child_pid = map(int, pids.read_text().split())
         assert pid_alive(stage_pid) and pid_alive(child_pid)
-        runner.send_signal(signal.SIGTERM)
+        runner.send_signal(signum)
         _, stderr = runner.communicate(timeout=30)
     finally:
         if runner.poll() is None:
             runner.kill()
-    assert runner.returncode == 128 + signal.SIGTERM
-    assert "SIGTERM received: stopping s2" in stderr
+    assert runner.returncode == 128 + signum
+    assert f"{signum.name} received: stopping s2" in stderr
+    assert re.search(r"^  s2 +canceled", stderr, re.MULTILINE)
     # the stage and what it started are gone: no orphans
     deadline = time.monotonic() + 5
     while (pid_alive(stage_pid) or pid_alive(child_pid)) and time.monotonic() < deadline:

@@ -141,13 +141,22 @@ def _kill_group(pgid: int, signum: int) -> None:
 
 
 def _pump(process: subprocess.Popen[bytes], log: IO[bytes], echo: Callable[[str], None]) -> None:
-    """Copy the stage's output to its log (as bytes) and to `echo` (as text lines)."""
+    """Copy the stage's output to its log (as bytes) and to `echo` (as text lines).
+
+    The pipe is always drained: if `echo` fails (a closed terminal), the log goes on, so
+    the stage never blocks on a full pipe.
+    """
     stream = process.stdout
     assert stream is not None
+    echoing = True
     for line in iter(lambda: stream.readline(_MAX_LINE), b""):
         log.write(line)
         log.flush()
-        echo(line.decode("utf-8", errors="replace").rstrip("\r\n"))
+        if echoing:
+            try:
+                echo(line.decode("utf-8", errors="replace").rstrip("\r\n"))
+            except Exception:  # the display is gone; the log still has everything
+                echoing = False
     stream.close()
 
 

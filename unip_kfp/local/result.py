@@ -33,6 +33,7 @@ class StageResult:
 
     `exit_code` is the process's exit status; negative means killed by that signal
     (-15: SIGTERM). `duration` is in seconds; `started`/`finished` are Unix times.
+    `log_path` is None for a stage that never started.
     """
 
     name: str
@@ -89,12 +90,13 @@ class StageState:
             if self.started is not None and self.finished is not None
             else None
         )
+        ran = self.status not in (Status.NOT_RUN, Status.SKIPPED)
         return StageResult(
             self.name,
             self.status,
             self.exit_code,
             duration,
-            self.log_path,
+            self.log_path if ran else None,
             self.started,
             self.finished,
         )

@@ -21,12 +21,16 @@ def summary_lines(result: LocalRunResult, outcome: str) -> list[str]:
     if result.outputs or result.copied:
         lines.append("outputs:")
         for name, folder in result.outputs.items():
-            shown = result.copied.get(name, folder if result.kept else None)
-            if shown is None:
+            copy = result.copied.get(name)
+            if copy is None and not result.kept:
                 continue
-            note = "" if name in result.copied or not result.kept else " (in the run folder)"
-            lines.append(f"  {name}: {shown}{note}")
-            lines += [f"    {path}" for path in _files(shown)]
+            if copy is None:
+                lines.append(f"  {name}: {folder} (in the run folder)")
+            elif result.kept:
+                lines.append(f"  {name}: {copy} (copied from {folder})")
+            else:
+                lines.append(f"  {name}: {copy}")
+            lines += [f"    {path}" for path in _files(copy or folder)]
     if result.kept:
         lines.append(f"run folder: {result.run_dir}")
     else:
@@ -45,7 +49,7 @@ def _table(stages: Sequence[StageResult], *, with_logs: bool) -> list[str]:
             str(stage.exit_code) if stage.exit_code is not None else "-",
         ]
         if with_logs:
-            row.append(stage.log_path if stage.exit_code is not None and stage.log_path else "-")
+            row.append(stage.log_path or "-")
         rows.append(row)
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     return [

@@ -16,6 +16,6 @@ case $mode in
   term) kill -TERM 0 ;;
   sleep)
     sleep 60 &
-    echo "$$ $!" > "$UNIP_TEST_PIDS"
+    echo "$$ $!" > "$UNIP_TEST_PIDS.tmp" && mv "$UNIP_TEST_PIDS.tmp" "$UNIP_TEST_PIDS"
     wait ;;
 esac
