@@ -106,9 +106,12 @@ def test_outputs_download_to_a_local_folder(
     assert sorted(p.name for p in target.iterdir()) == ["metrics.csv", "plots"]  # no logs
     assert f"testing_results: {target}" in result.stderr
 
+    runs_before = len(kfp.runs)
     again = cli("run", module / "manifests", "--host", kfp.url, "-i", "xy_train=s3://b/t",
                 "-i", "xy_test=s3://b/v", "-o", f"testing_results={target}")
-    assert again.exit_code == 2 and "not empty" in again.stderr and "SUCCEEDED" in again.stderr
+    # Refused before submitting: a non-empty folder must not fail a long run at its end.
+    assert again.exit_code == 2 and "not empty" in again.stderr
+    assert len(kfp.runs) == runs_before
     (target / "stale.txt").write_text("old")
     forced = cli("run", module / "manifests", "--host", kfp.url, "-i", "xy_train=s3://b/t",
                  "-i", "xy_test=s3://b/v", "-o", f"testing_results={target}", "--force")

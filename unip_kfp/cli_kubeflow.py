@@ -35,10 +35,10 @@ def upload(path: str, pipeline: str | None, pipeline_name: str | None,
     package creates nothing. Prints the pipeline and version ids; run the version with
     `unip-kfp run PATH --from-version VERSION_ID`.
     """
-    from .cli_run import _is_package
     from .kubeflow import upload as upload_package
+    from .package import is_package
 
-    target = path if _is_package(path) else load_for_command([path], boxes, user, strict, config)
+    target = path if is_package(path) else load_for_command([path], boxes, user, strict, config)
     result = upload_package(
         target, host=host, pipeline_name=pipeline_name, namespace=namespace, token=token,
         pipeline=pipeline, description=description, cache=cache, parallel=parallel,

@@ -12,16 +12,11 @@ import sys
 import click
 
 from .cli import handle_errors, parse_pairs, plan_options
+from .config import find_config, load_settings
 from .errors import UsageError
-
-
-def _is_package(path: str) -> bool:
-    """A compiled package (run as is) rather than manifests (compiled first)."""
-    if not os.path.isfile(path):
-        return False
-    with open(path, "rb") as handle:
-        head = handle.read(4096)
-    return head.startswith(b"# PIPELINE DEFINITION") or b"\npipelineInfo:" in head
+from .package import is_package
+from .project import Project
+from .runargs import check_local_destinations
 
 
 @click.command()
@@ -61,9 +56,11 @@ def run(path: str, pipeline: str | None, inputs: tuple[str, ...], outputs: tuple
     """Run a pipeline: here (default) or on Kubeflow (--host)."""
     input_map = parse_pairs("-i", inputs)
     output_map = parse_pairs("-o", outputs)
-    target = path if _is_package(path) else _load(path, boxes, user, strict, config)
+    target = path if is_package(path) else _load(path, boxes, user, strict, config)
+    settings = target.settings if isinstance(target, Project) else load_settings(
+        config or find_config([path]))
     remote = not force_local and bool(host or os.environ.get("KF_PIPELINES_ENDPOINT")
-                                      or from_version)
+                                      or settings.config.kubeflow.host or from_version)
     if not remote:
         if from_version:
             raise UsageError("--from-version runs on Kubeflow: give --host")
@@ -75,6 +72,8 @@ def run(path: str, pipeline: str | None, inputs: tuple[str, ...], outputs: tuple
         return
     from .kubeflow import submit
 
+    # Fail before submitting, not after a long run: local -o folders must be usable.
+    check_local_destinations(output_map.values(), force=force)
     handle = submit(target, pipeline=pipeline, host=host, namespace=namespace, token=token,
                     experiment=experiment, run_name=run_name, inputs=input_map,
                     from_version=from_version, s3_endpoint=s3_endpoint, cache=cache,
@@ -90,7 +89,7 @@ def run(path: str, pipeline: str | None, inputs: tuple[str, ...], outputs: tuple
 
 
 def _load(path: str, boxes: tuple[str, ...], user: str | None, strict: bool,
-          config: str | None) -> object:
+          config: str | None) -> Project:
     from .cli import load_for_command
 
     return load_for_command([path], boxes, user, strict, config)

@@ -10,12 +10,15 @@ import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
-
-from kfp import compiler
+from typing import TYPE_CHECKING
 
 from .errors import CompileError, UsageError
-from .pipeline import CompileOptions, build_pipeline
 from .plan import PipelinePlan
+
+if TYPE_CHECKING:
+    from .pipeline import CompileOptions
+
+# kfp is imported inside the functions that compile, so `is_package` stays cheap for the CLI.
 
 PACKAGE_HEADER = "# PIPELINE DEFINITION"
 
@@ -35,6 +38,10 @@ class CompiledPackage:
 
 def compile_to_bytes(plan: PipelinePlan, options: CompileOptions | None = None) -> bytes:
     """The package YAML of `plan`; kfp's refusals become CompileError (exit 4)."""
+    from kfp import compiler
+
+    from .pipeline import CompileOptions, build_pipeline
+
     component = build_pipeline(plan, options or CompileOptions())
     with tempfile.TemporaryDirectory(prefix="unip-kfp-") as folder:
         path = os.path.join(folder, "pipeline.yaml")
@@ -62,7 +69,7 @@ def write_package(path: str, content: bytes, *, force: bool = False) -> None:
     """Write atomically; never replace a file that is not a pipeline package (unless forced)."""
     if os.path.isdir(path):
         raise UsageError(f"{path} is a folder")
-    if os.path.exists(path) and not force and not _is_package(path):
+    if os.path.exists(path) and not force and not is_package(path):
         raise UsageError(
             f"{path} exists and is not a pipeline package; refusing to overwrite it "
             "(choose another -o, or --force)"
@@ -83,7 +90,8 @@ def write_package(path: str, content: bytes, *, force: bool = False) -> None:
         raise
 
 
-def _is_package(path: str) -> bool:
+def is_package(path: str) -> bool:
+    """A compiled KFP package (by its first bytes), as opposed to manifests or other YAML."""
     try:
         with open(path, "rb") as handle:
             head = handle.read(4096)
@@ -98,6 +106,8 @@ def _is_package(path: str) -> bool:
 
 def component_to_bytes(plan: PipelinePlan, stage_name: str) -> bytes:
     """One stage as a reusable component YAML (loads with `kfp.components.load_component_*`)."""
+    from kfp import compiler
+
     from .components import stage_component
 
     stage = next(s for s in plan.stages if s.name == stage_name)

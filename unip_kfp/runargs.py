@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,3 +117,15 @@ def parse_outputs(plan: PipelinePlan, given: Mapping[str, str]) -> dict[str, str
         find_variable(plan, name, (Role.OUTPUT,), "an output").name: dest
         for name, dest in given.items()
     }
+
+
+def check_local_destinations(destinations: Iterable[str], *, force: bool) -> None:
+    """Refuse, before anything runs, a local `-o` folder that is not empty (unless forced)."""
+    for dest in destinations:
+        if classify(dest) != "local" and not os.path.isabs(dest):
+            continue  # a box path or URI: checked by the transfer itself
+        path = os.path.expanduser(dest)
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise UsageError(f"-o {dest}: exists and is not a folder")
+        if os.path.isdir(path) and os.listdir(path) and not force:
+            raise UsageError(f"-o {dest}: folder is not empty; choose another or pass --force")
