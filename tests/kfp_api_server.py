@@ -66,8 +66,16 @@ _GRPC = {
     504: (4, "DeadlineExceeded"),
 }
 # Predicate operations, by number (what kfp.Client sends) and by name (protojson also accepts).
-_OPS = {1: "EQUALS", 2: "NOT_EQUALS", 3: "GREATER_THAN", 5: "GREATER_THAN_EQUALS",
-        6: "LESS_THAN", 7: "LESS_THAN_EQUALS", 8: "IN", 9: "IS_SUBSTRING"}
+_OPS = {
+    1: "EQUALS",
+    2: "NOT_EQUALS",
+    3: "GREATER_THAN",
+    5: "GREATER_THAN_EQUALS",
+    6: "LESS_THAN",
+    7: "LESS_THAN_EQUALS",
+    8: "IN",
+    9: "IS_SUBSTRING",
+}
 _DEFAULT_PAGE_SIZE = 20
 
 
@@ -175,14 +183,17 @@ def as_script(script: Iterable[StepLike]) -> list[RunStep]:
 
 def succeeding_script(stages: Sequence[str]) -> list[RunStep]:
     """Stages run one after another, then the run succeeds: len(stages) + 1 polls."""
-    steps = [RunStep("RUNNING", {**{s: "SUCCEEDED" for s in stages[:i]}, stages[i]: "RUNNING"})
-             for i in range(len(stages))] or [RunStep("RUNNING")]
+    steps = [
+        RunStep("RUNNING", {**{s: "SUCCEEDED" for s in stages[:i]}, stages[i]: "RUNNING"})
+        for i in range(len(stages))
+    ] or [RunStep("RUNNING")]
     steps.append(RunStep("SUCCEEDED", {s: "SUCCEEDED" for s in stages}))
     return steps
 
 
-def failing_script(stages: Sequence[str], failed_stage: str | None = None,
-                   error: str = "task failed") -> list[RunStep]:
+def failing_script(
+    stages: Sequence[str], failed_stage: str | None = None, error: str = "task failed"
+) -> list[RunStep]:
     """Runs until ``failed_stage`` (default: the last one) fails; later stages never start."""
     failed_stage = failed_stage or (stages[-1] if stages else None)
     done = list(stages[: stages.index(failed_stage)]) if failed_stage in stages else []
@@ -203,9 +214,11 @@ def stuck_script(stages: Sequence[str]) -> list[RunStep]:
 def canceled_script(stages: Sequence[str]) -> list[RunStep]:
     """The first stage starts, then the run is canceled by someone else."""
     first = stages[:1]
-    return [RunStep("RUNNING", {s: "RUNNING" for s in first}),
-            RunStep("CANCELING", {s: "CANCELING" for s in first}),
-            RunStep("CANCELED", {s: "CANCELED" for s in first})]
+    return [
+        RunStep("RUNNING", {s: "RUNNING" for s in first}),
+        RunStep("CANCELING", {s: "CANCELING" for s in first}),
+        RunStep("CANCELED", {s: "CANCELED" for s in first}),
+    ]
 
 
 @dataclass
@@ -261,8 +274,9 @@ class RunRecord:
     @property
     def current(self) -> RunStep:
         """The step last shown to a client (PENDING before the first ``GET``)."""
-        return self.script[min(self.polls, len(self.script)) - 1] if self.polls else \
-            RunStep("PENDING")
+        return (
+            self.script[min(self.polls, len(self.script)) - 1] if self.polls else RunStep("PENDING")
+        )
 
     @property
     def state(self) -> str:
@@ -323,12 +337,31 @@ def _matches_filter(obj: dict[str, Any], filter_json: str | None) -> bool:
         op = _OPS.get(op, op) if isinstance(op, int) else op
         key = p.get("key", "")
         actual = obj.get(key)
-        value = next((p[k] for k in ("string_value", "stringValue", "int_value", "intValue",
-                                     "long_value", "longValue", "timestamp_value",
-                                     "timestampValue") if k in p), None)
-        values = next((p[k].get("values", []) for k in ("string_values", "stringValues",
-                                                        "int_values", "intValues")
-                       if k in p), [])
+        value = next(
+            (
+                p[k]
+                for k in (
+                    "string_value",
+                    "stringValue",
+                    "int_value",
+                    "intValue",
+                    "long_value",
+                    "longValue",
+                    "timestamp_value",
+                    "timestampValue",
+                )
+                if k in p
+            ),
+            None,
+        )
+        values = next(
+            (
+                p[k].get("values", [])
+                for k in ("string_values", "stringValues", "int_values", "intValues")
+                if k in p
+            ),
+            [],
+        )
         if op == "EQUALS":
             ok = actual == value or str(actual) == str(value)
         elif op == "NOT_EQUALS":
@@ -340,10 +373,17 @@ def _matches_filter(obj: dict[str, Any], filter_json: str | None) -> bool:
         elif op in ("GREATER_THAN", "GREATER_THAN_EQUALS", "LESS_THAN", "LESS_THAN_EQUALS"):
             if actual is None:
                 return False
-            a, v = (float(actual), float(value)) if isinstance(actual, (int, float)) \
+            a, v = (
+                (float(actual), float(value))
+                if isinstance(actual, (int, float))
                 else (str(actual), str(value))
-            ok = {"GREATER_THAN": a > v, "GREATER_THAN_EQUALS": a >= v,
-                  "LESS_THAN": a < v, "LESS_THAN_EQUALS": a <= v}[op]
+            )
+            ok = {
+                "GREATER_THAN": a > v,
+                "GREATER_THAN_EQUALS": a >= v,
+                "LESS_THAN": a < v,
+                "LESS_THAN_EQUALS": a <= v,
+            }[op]
         else:
             raise ApiError(400, f"Invalid filter operation: {p.get('operation')!r}")
         if not ok:
@@ -391,8 +431,9 @@ class KfpApiServer:
         port: 0 picks a free port.
     """
 
-    def __init__(self, *, multi_user: bool = False, run_script: ScriptLike | None = None,
-                 port: int = 0) -> None:
+    def __init__(
+        self, *, multi_user: bool = False, run_script: ScriptLike | None = None, port: int = 0
+    ) -> None:
         self.multi_user = multi_user
         self.run_script: ScriptLike | None = run_script
         """Script for each *new* run: a list of steps, or a function of the stage names
@@ -412,34 +453,44 @@ class KfpApiServer:
         self._httpd: _HttpServer | None = None
         self._port = port
         if not multi_user:
-            self._new_experiment("Default", "All runs created without specifying an experiment "
-                                 "will be grouped here.", "")
+            self._new_experiment(
+                "Default",
+                "All runs created without specifying an experiment will be grouped here.",
+                "",
+            )
         e, p, r = rf"{API}/experiments", rf"{API}/pipelines", rf"{API}/runs"
-        self._routes: list[Route] = [(m, re.compile(rx + "$"), fn) for m, rx, fn in [
-            ("GET", rf"{API}/healthz", self._healthz),
-            ("GET", e, self._list_experiments),
-            ("POST", e, self._create_experiment),
-            ("GET", rf"{e}/([^/:]+)", self._get_experiment),
-            ("POST", rf"{p}/upload", self._upload_pipeline),
-            ("POST", rf"{p}/upload_version", self._upload_version),
-            ("GET", p, self._list_pipelines),
-            ("GET", rf"{p}/names/([^/]+)", self._get_pipeline_by_name),
-            ("GET", rf"{p}/([^/]+)", self._get_pipeline),
-            ("GET", rf"{p}/([^/]+)/versions", self._list_versions),
-            ("GET", rf"{p}/([^/]+)/versions/([^/]+)", self._get_version),
-            ("POST", r, self._create_run),
-            ("GET", r, self._list_runs),
-            ("GET", rf"{r}/([^/:]+)", self._get_run),
-            ("POST", rf"{r}/([^/:]+):terminate", self._terminate_run),
-        ]]
+        self._routes: list[Route] = [
+            (m, re.compile(rx + "$"), fn)
+            for m, rx, fn in [
+                ("GET", rf"{API}/healthz", self._healthz),
+                ("GET", e, self._list_experiments),
+                ("POST", e, self._create_experiment),
+                ("GET", rf"{e}/([^/:]+)", self._get_experiment),
+                ("POST", rf"{p}/upload", self._upload_pipeline),
+                ("POST", rf"{p}/upload_version", self._upload_version),
+                ("GET", p, self._list_pipelines),
+                ("GET", rf"{p}/names/([^/]+)", self._get_pipeline_by_name),
+                ("GET", rf"{p}/([^/]+)", self._get_pipeline),
+                ("GET", rf"{p}/([^/]+)/versions", self._list_versions),
+                ("GET", rf"{p}/([^/]+)/versions/([^/]+)", self._get_version),
+                ("POST", r, self._create_run),
+                ("GET", r, self._list_runs),
+                ("GET", rf"{r}/([^/:]+)", self._get_run),
+                ("POST", rf"{r}/([^/:]+):terminate", self._terminate_run),
+            ]
+        ]
 
     # ---- lifecycle
 
     def start(self) -> KfpApiServer:
         self._httpd = _HttpServer(("127.0.0.1", self._port), _Handler)
         self._httpd.owner = self
-        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                         name="fake-kfp-api", daemon=True).start()
+        threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fake-kfp-api",
+            daemon=True,
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -466,8 +517,14 @@ class KfpApiServer:
 
     # ---- test controls
 
-    def fail(self, method: str, path_prefix: str, status: int, message: str = "injected fault",
-             times: int | None = None) -> Fault:
+    def fail(
+        self,
+        method: str,
+        path_prefix: str,
+        status: int,
+        message: str = "injected fault",
+        times: int | None = None,
+    ) -> Fault:
         """Answer matching requests with an error (before auth and routing).
 
         ``method`` may be ``"*"``; ``path_prefix`` may omit ``/apis/v2beta1``
@@ -494,9 +551,11 @@ class KfpApiServer:
         """Recorded requests filtered by method and exact path (``/runs`` or full path)."""
         if path is not None and not path.startswith("/apis/"):
             path = API + path
-        return [r for r in self.requests
-                if (method is None or r.method == method.upper())
-                and (path is None or r.path == path)]
+        return [
+            r
+            for r in self.requests
+            if (method is None or r.method == method.upper()) and (path is None or r.path == path)
+        ]
 
     def last_run(self) -> RunRecord:
         return list(self.runs.values())[-1]
@@ -528,8 +587,9 @@ class KfpApiServer:
                         allowed.append(method)
                 if allowed:
                     raise ApiError(405, f"Method Not Allowed ({request.method} {request.path})")
-                raise ApiError(404, f"Not Found (fake KFP server has no route "
-                                    f"{request.method} {request.path})")
+                raise ApiError(
+                    404, f"Not Found (fake KFP server has no route {request.method} {request.path})"
+                )
         except ApiError as e:
             if e.upload_style:
                 return e.status, {"error_message": e.message, "error_details": e.message}
@@ -569,13 +629,14 @@ class KfpApiServer:
         """Sort, paginate and shape a list response (``EmitUnpopulated=false``)."""
         sort_by = q.get("sort_by", "").split()
         if sort_by:
-            items = sorted(items, key=lambda i: str(i.get(sort_by[0], "")),
-                           reverse=sort_by[-1:] == ["desc"])
+            items = sorted(
+                items, key=lambda i: str(i.get(sort_by[0], "")), reverse=sort_by[-1:] == ["desc"]
+            )
         size = int(q.get("page_size") or 0) or _DEFAULT_PAGE_SIZE
         start = int(q.get("page_token") or 0)
         out: dict[str, Any] = {}
-        if items[start:start + size]:
-            out[key] = copy.deepcopy(items[start:start + size])
+        if items[start : start + size]:
+            out[key] = copy.deepcopy(items[start : start + size])
         if items:
             out["total_size"] = len(items)
         if start + size < len(items):
@@ -583,8 +644,12 @@ class KfpApiServer:
         return out
 
     def _new_experiment(self, name: str, description: str, namespace: str) -> dict[str, Any]:
-        exp = {"experiment_id": str(uuid.uuid4()), "display_name": name,
-               "created_at": now_rfc3339(), "storage_state": "AVAILABLE"}
+        exp = {
+            "experiment_id": str(uuid.uuid4()),
+            "display_name": name,
+            "created_at": now_rfc3339(),
+            "storage_state": "AVAILABLE",
+        }
         if description:
             exp["description"] = description
         if namespace:
@@ -605,16 +670,23 @@ class KfpApiServer:
         q = request.query
         return q.get("name") or q.get("display_name") or filename.split(".")[0]
 
-    def _add_version(self, pipeline_id: str, name: str, display_name: str, description: str,
-                     part: MultipartPart) -> dict[str, Any]:
+    def _add_version(
+        self, pipeline_id: str, name: str, display_name: str, description: str, part: MultipartPart
+    ) -> dict[str, Any]:
         spec = parse_package(part.data)
-        version = {"pipeline_id": pipeline_id, "pipeline_version_id": str(uuid.uuid4()),
-                   "name": name, "display_name": display_name, "created_at": now_rfc3339(),
-                   "pipeline_spec": spec}
+        version = {
+            "pipeline_id": pipeline_id,
+            "pipeline_version_id": str(uuid.uuid4()),
+            "name": name,
+            "display_name": display_name,
+            "created_at": now_rfc3339(),
+            "pipeline_spec": spec,
+        }
         if description:
             version["description"] = description
         self.versions[version["pipeline_version_id"]] = PipelineVersionRecord(
-            version, part.data, part.filename or "")
+            version, part.data, part.filename or ""
+        )
         return version
 
     def _experiment(self, experiment_id: str) -> dict[str, Any]:
@@ -635,14 +707,21 @@ class KfpApiServer:
     # ---- healthz and experiments
 
     def _healthz(self, request: RecordedRequest) -> dict[str, Any]:
-        return {"commit_sha": "fake", "tag_name": "2.17.0", "multi_user": self.multi_user,
-                "pipeline_store": "database"}
+        return {
+            "commit_sha": "fake",
+            "tag_name": "2.17.0",
+            "multi_user": self.multi_user,
+            "pipeline_store": "database",
+        }
 
     def _list_experiments(self, request: RecordedRequest) -> dict[str, Any]:
         q = request.query
         ns = q.get("namespace")
-        items = [e for e in self.experiments.values()
-                 if (not ns or e.get("namespace") == ns) and _matches_filter(e, q.get("filter"))]
+        items = [
+            e
+            for e in self.experiments.values()
+            if (not ns or e.get("namespace") == ns) and _matches_filter(e, q.get("filter"))
+        ]
         return self._page(items, q, "experiments")
 
     def _create_experiment(self, request: RecordedRequest) -> dict[str, Any]:
@@ -650,10 +729,15 @@ class KfpApiServer:
         name, ns = body.get("display_name") or "", body.get("namespace") or ""
         if not name:
             raise ApiError(400, "Failed to create a new experiment: experiment name is empty")
-        if any(e["display_name"] == name and e.get("namespace", "") == ns
-               for e in self.experiments.values()):
-            raise ApiError(409, f"Failed to create a new experiment. The name {name!r} already "
-                                f"exists. Please specify a new name")
+        if any(
+            e["display_name"] == name and e.get("namespace", "") == ns
+            for e in self.experiments.values()
+        ):
+            raise ApiError(
+                409,
+                f"Failed to create a new experiment. The name {name!r} already "
+                f"exists. Please specify a new name",
+            )
         return copy.deepcopy(self._new_experiment(name, body.get("description") or "", ns))
 
     def _get_experiment(self, request: RecordedRequest, experiment_id: str) -> dict[str, Any]:
@@ -666,19 +750,24 @@ class KfpApiServer:
         q = request.query
         name = self._name_from(request, part.filename or "")
         ns = q.get("namespace", "")
-        if any(p["name"] == name and p.get("namespace", "") == ns
-               for p in self.pipelines.values()):
-            raise ApiError(409, "Failed to create a pipeline and a pipeline version",
-                           upload_style=True)
-        pipeline = {"pipeline_id": str(uuid.uuid4()), "name": name,
-                    "display_name": q.get("display_name") or name, "created_at": now_rfc3339()}
+        if any(p["name"] == name and p.get("namespace", "") == ns for p in self.pipelines.values()):
+            raise ApiError(
+                409, "Failed to create a pipeline and a pipeline version", upload_style=True
+            )
+        pipeline = {
+            "pipeline_id": str(uuid.uuid4()),
+            "name": name,
+            "display_name": q.get("display_name") or name,
+            "created_at": now_rfc3339(),
+        }
         if q.get("description"):
             pipeline["description"] = q["description"]
         if ns:
             pipeline["namespace"] = ns
         # Upstream creates the pipeline and its first version (same names) in one step.
-        self._add_version(pipeline["pipeline_id"], name, pipeline["display_name"],
-                          q.get("description", ""), part)
+        self._add_version(
+            pipeline["pipeline_id"], name, pipeline["display_name"], q.get("description", ""), part
+        )
         self.pipelines[pipeline["pipeline_id"]] = pipeline
         return copy.deepcopy(pipeline)
 
@@ -689,17 +778,24 @@ class KfpApiServer:
         if pipeline_id not in self.pipelines:
             raise ApiError(400, "Failed to create a pipeline version", upload_style=True)
         name = self._name_from(request, part.filename or "")
-        if any(v.pipeline_id == pipeline_id and v.json["name"] == name
-               for v in self.versions.values()):
+        if any(
+            v.pipeline_id == pipeline_id and v.json["name"] == name for v in self.versions.values()
+        ):
             raise ApiError(409, "Failed to create a pipeline version", upload_style=True)
-        return copy.deepcopy(self._add_version(pipeline_id, name, q.get("display_name") or name,
-                                               q.get("description", ""), part))
+        return copy.deepcopy(
+            self._add_version(
+                pipeline_id, name, q.get("display_name") or name, q.get("description", ""), part
+            )
+        )
 
     def _list_pipelines(self, request: RecordedRequest) -> dict[str, Any]:
         q = request.query
         ns = q.get("namespace")
-        items = [p for p in self.pipelines.values()
-                 if (not ns or p.get("namespace") == ns) and _matches_filter(p, q.get("filter"))]
+        items = [
+            p
+            for p in self.pipelines.values()
+            if (not ns or p.get("namespace") == ns) and _matches_filter(p, q.get("filter"))
+        ]
         return self._page(items, q, "pipelines")
 
     def _get_pipeline(self, request: RecordedRequest, pipeline_id: str) -> dict[str, Any]:
@@ -715,12 +811,16 @@ class KfpApiServer:
     def _list_versions(self, request: RecordedRequest, pipeline_id: str) -> dict[str, Any]:
         self._pipeline(pipeline_id)
         q = request.query
-        items = [v.json for v in self.versions.values()
-                 if v.pipeline_id == pipeline_id and _matches_filter(v.json, q.get("filter"))]
+        items = [
+            v.json
+            for v in self.versions.values()
+            if v.pipeline_id == pipeline_id and _matches_filter(v.json, q.get("filter"))
+        ]
         return self._page(items, q, "pipeline_versions")
 
-    def _get_version(self, request: RecordedRequest, pipeline_id: str,
-                     version_id: str) -> dict[str, Any]:
+    def _get_version(
+        self, request: RecordedRequest, pipeline_id: str, version_id: str
+    ) -> dict[str, Any]:
         record = self.versions.get(version_id)
         if record is None or record.pipeline_id != pipeline_id:
             raise ApiError(404, f"Pipeline version {version_id} not found")
@@ -736,14 +836,18 @@ class KfpApiServer:
             raise ApiError(400, "Failed to create a run: run name is empty")
         ref, spec = body.get("pipeline_version_reference"), body.get("pipeline_spec")
         if not spec and not (ref and ref.get("pipeline_id")):
-            raise ApiError(400, "Failed to create a run: a pipeline spec or a pipeline version "
-                                "reference is required")
+            raise ApiError(
+                400,
+                "Failed to create a run: a pipeline spec or a pipeline version "
+                "reference is required",
+            )
         if ref and ref.get("pipeline_id") and not spec:
             self._pipeline(ref["pipeline_id"])
             vid = ref.get("pipeline_version_id")
             if not vid:  # no version: upstream uses the pipeline's latest version
-                vid = [v for v, r in self.versions.items()
-                       if r.pipeline_id == ref["pipeline_id"]][-1]
+                vid = [v for v, r in self.versions.items() if r.pipeline_id == ref["pipeline_id"]][
+                    -1
+                ]
                 ref = {**ref, "pipeline_version_id": vid}
             if vid not in self.versions or self.versions[vid].pipeline_id != ref["pipeline_id"]:
                 raise ApiError(404, f"Pipeline version {vid} not found")
@@ -753,16 +857,24 @@ class KfpApiServer:
         experiment_id = body.get("experiment_id") or ""
         if not experiment_id:
             default = [e for e in self.experiments.values() if e["display_name"] == "Default"]
-            experiment_id = (default[0] if default else
-                             self._new_experiment("Default", "", ""))["experiment_id"]
+            experiment_id = (default[0] if default else self._new_experiment("Default", "", ""))[
+                "experiment_id"
+            ]
         experiment = self._experiment(experiment_id)
         created = now_rfc3339()
         experiment["last_run_created_at"] = created
         run = {k: copy.deepcopy(v) for k, v in body.items() if v not in (None, "", {}, [])}
-        run.update({"run_id": str(uuid.uuid4()), "experiment_id": experiment_id,
-                    "storage_state": "AVAILABLE", "created_at": created, "scheduled_at": created,
-                    "state": "PENDING",
-                    "state_history": [{"update_time": created, "state": "PENDING"}]})
+        run.update(
+            {
+                "run_id": str(uuid.uuid4()),
+                "experiment_id": experiment_id,
+                "storage_state": "AVAILABLE",
+                "created_at": created,
+                "scheduled_at": created,
+                "state": "PENDING",
+                "state_history": [{"update_time": created, "state": "PENDING"}],
+            }
+        )
         if ref and not spec:
             run["pipeline_version_reference"] = ref
         stages = stage_names(spec_for_stages)
@@ -797,10 +909,14 @@ class KfpApiServer:
                 times.setdefault("start_time", t)
             if state in TERMINAL_STATES:
                 times.setdefault("end_time", t)
-            task: dict[str, Any] = {"run_id": record.run_id, "task_id": task_id,
-                                    "display_name": name, "state": state, **times,
-                                    "state_history": [{"update_time": times["create_time"],
-                                                       "state": state}]}
+            task: dict[str, Any] = {
+                "run_id": record.run_id,
+                "task_id": task_id,
+                "display_name": name,
+                "state": state,
+                **times,
+                "state_history": [{"update_time": times["create_time"], "state": state}],
+            }
             if state == "FAILED" and step.error:
                 task["error"] = {"code": 2, "message": step.error, "details": []}
             tasks.append(task)
@@ -820,8 +936,11 @@ class KfpApiServer:
         for record in self.runs.values():
             run = self._render(record)
             run_ns = self.experiments.get(run["experiment_id"], {}).get("namespace")
-            if ((not exp or run["experiment_id"] == exp) and (not ns or run_ns == ns)
-                    and _matches_filter(run, q.get("filter"))):
+            if (
+                (not exp or run["experiment_id"] == exp)
+                and (not ns or run_ns == ns)
+                and _matches_filter(run, q.get("filter"))
+            ):
                 items.append(run)
         return self._page(items, q, "runs")
 
@@ -829,8 +948,9 @@ class KfpApiServer:
         record = self._run(run_id)
         step = record.current
         if step.state not in TERMINAL_STATES:
-            live = {n: ("CANCELING" if s not in TERMINAL_STATES else s)
-                    for n, s in step.tasks.items()}
+            live = {
+                n: ("CANCELING" if s not in TERMINAL_STATES else s) for n, s in step.tasks.items()
+            }
             done = {n: ("CANCELED" if s == "CANCELING" else s) for n, s in live.items()}
             self.set_run_script(run_id, [RunStep("CANCELING", live), RunStep("CANCELED", done)])
         return {}
@@ -851,8 +971,12 @@ def _parse_multipart(content_type: str, body: bytes) -> list[MultipartPart]:
         disposition = headers.get("Content-Disposition", "")
         name = re.search(r'\bname="([^"]*)"', disposition)
         filename = re.search(r'\bfilename="([^"]*)"', disposition)
-        parts.append(MultipartPart(name.group(1) if name else None,
-                                   filename.group(1) if filename else None,
-                                   headers.get("Content-Type"), data))
+        parts.append(
+            MultipartPart(
+                name.group(1) if name else None,
+                filename.group(1) if filename else None,
+                headers.get("Content-Type"),
+                data,
+            )
+        )
     return parts
-

@@ -45,13 +45,22 @@ class S3Endpoint:
 
     def env(self) -> dict[str, str]:
         """Environment for code that reads AWS-style settings (``monkeypatch.setenv``)."""
-        return {"AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key,
-                "AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region,
-                "AWS_ENDPOINT_URL": self.url}
+        return {
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+            "AWS_ENDPOINT_URL": self.url,
+        }
 
     def minio(self) -> Minio:
-        return Minio(self.endpoint, access_key=self.access_key, secret_key=self.secret_key,
-                     secure=False, region=self.region)
+        return Minio(
+            self.endpoint,
+            access_key=self.access_key,
+            secret_key=self.secret_key,
+            secure=False,
+            region=self.region,
+        )
 
     def reset(self) -> None:
         """Drop all buckets and objects (moto's ``/moto-api/reset``)."""

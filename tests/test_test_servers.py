@@ -59,7 +59,10 @@ def test_healthz_and_experiments(kfp_server: KfpApiServer, client: kfp.Client) -
     assert client.create_experiment("unip exp").experiment_id == exp.experiment_id  # found
     assert len(kfp_server.calls("POST", "/experiments")) == 1
     assert kfp_server.calls("POST", "/experiments")[0].json == {
-        "display_name": "unip exp", "description": "d", "namespace": ""}
+        "display_name": "unip exp",
+        "description": "d",
+        "namespace": "",
+    }
 
     assert client.get_experiment(experiment_id=exp.experiment_id).display_name == "unip exp"
     assert client.get_experiment(experiment_name="unip exp").experiment_id == exp.experiment_id
@@ -75,8 +78,9 @@ def test_healthz_and_experiments(kfp_server: KfpApiServer, client: kfp.Client) -
     assert names == {"Default", "unip exp"}
 
 
-def test_upload_pipeline_and_versions(kfp_server: KfpApiServer, client: kfp.Client,
-                                      package: Path) -> None:
+def test_upload_pipeline_and_versions(
+    kfp_server: KfpApiServer, client: kfp.Client, package: Path
+) -> None:
     pipeline = client.upload_pipeline(str(package), pipeline_name="unip-demo", description="d")
     upload = kfp_server.calls("POST", "/pipelines/upload")[0]
     assert upload.query == {"name": "unip-demo", "description": "d"}
@@ -87,8 +91,9 @@ def test_upload_pipeline_and_versions(kfp_server: KfpApiServer, client: kfp.Clie
         client.upload_pipeline(str(package), pipeline_name="unip-demo")
     assert err.value.status == 409
 
-    version = client.upload_pipeline_version(str(package), "v2", pipeline_name="unip-demo",
-                                             description="second")
+    version = client.upload_pipeline_version(
+        str(package), "v2", pipeline_name="unip-demo", description="second"
+    )
     assert version.pipeline_id == pipeline.pipeline_id
     assert kfp_server.versions[version.pipeline_version_id].package == package.read_bytes()
     assert version.pipeline_spec["pipelineInfo"]["name"] == "unip-demo"
@@ -101,8 +106,9 @@ def test_upload_pipeline_and_versions(kfp_server: KfpApiServer, client: kfp.Clie
     assert client.get_pipeline(pipeline.pipeline_id).name == "unip-demo"
     versions = client.list_pipeline_versions(pipeline.pipeline_id).pipeline_versions
     assert [v.display_name for v in versions] == ["unip-demo", "v2"]  # upload makes version 1
-    flt = json.dumps({"predicates": [{"operation": "EQUALS", "key": "display_name",
-                                      "string_value": "v2"}]})
+    flt = json.dumps(
+        {"predicates": [{"operation": "EQUALS", "key": "display_name", "string_value": "v2"}]}
+    )
     only = client.list_pipeline_versions(pipeline.pipeline_id, filter=flt).pipeline_versions
     assert [v.pipeline_version_id for v in only] == [version.pipeline_version_id]
     got = client.get_pipeline_version(pipeline.pipeline_id, version.pipeline_version_id)
@@ -110,15 +116,23 @@ def test_upload_pipeline_and_versions(kfp_server: KfpApiServer, client: kfp.Clie
     assert client.get_pipeline_id("nope") is None  # empty list is omitted -> None
 
 
-def test_run_from_package_records_body(kfp_server: KfpApiServer, client: kfp.Client,
-                                       package: Path) -> None:
+def test_run_from_package_records_body(
+    kfp_server: KfpApiServer, client: kfp.Client, package: Path
+) -> None:
     args = {"msg": "hello", "lr": 0.5}
     result = client.create_run_from_pipeline_package(
-        str(package), arguments=args, run_name="run 1", experiment_name="unip exp",
-        service_account="pipeline-runner", pipeline_root="minio://mlpipeline/v2/artifacts")
+        str(package),
+        arguments=args,
+        run_name="run 1",
+        experiment_name="unip exp",
+        service_account="pipeline-runner",
+        pipeline_root="minio://mlpipeline/v2/artifacts",
+    )
     body = kfp_server.calls("POST", "/runs")[0].json
-    assert body["runtime_config"] == {"parameters": args,
-                                      "pipeline_root": "minio://mlpipeline/v2/artifacts"}
+    assert body["runtime_config"] == {
+        "parameters": args,
+        "pipeline_root": "minio://mlpipeline/v2/artifacts",
+    }
     assert body["pipeline_spec"] == yaml.safe_load(package.read_text())
     assert body["display_name"] == "run 1"
     assert body["service_account"] == "pipeline-runner"
@@ -131,27 +145,41 @@ def test_run_from_package_records_body(kfp_server: KfpApiServer, client: kfp.Cli
     seen = [client.get_run(result.run_id) for _ in range(4)]
     assert [r.state for r in seen] == ["RUNNING", "RUNNING", "SUCCEEDED", "SUCCEEDED"]
     assert [(t.display_name, t.state) for t in seen[1].run_details.task_details] == [
-        ("train", "SUCCEEDED"), ("test", "RUNNING")]
+        ("train", "SUCCEEDED"),
+        ("test", "RUNNING"),
+    ]
     done = seen[-1]
     assert done.finished_at is not None and done.created_at is not None
-    assert all(t.end_time and t.start_time and t.create_time and t.task_id
-               for t in done.run_details.task_details)
+    assert all(
+        t.end_time and t.start_time and t.create_time and t.task_id
+        for t in done.run_details.task_details
+    )
 
 
-def test_run_pipeline_with_version_and_script(kfp_server: KfpApiServer, client: kfp.Client,
-                                              package: Path) -> None:
+def test_run_pipeline_with_version_and_script(
+    kfp_server: KfpApiServer, client: kfp.Client, package: Path
+) -> None:
     pipeline = client.upload_pipeline(str(package), pipeline_name="unip-demo")
     version = client.upload_pipeline_version(str(package), "v2", pipeline_id=pipeline.pipeline_id)
     exp = client.create_experiment("e")
-    kfp_server.run_script = [("RUNNING", {"prepare": "RUNNING"}),
-                             RunStep("RUNNING", {"prepare": "SUCCEEDED", "train": "RUNNING"}),
-                             ("SUCCEEDED", {"prepare": "SUCCEEDED", "train": "SUCCEEDED"})]
-    run = client.run_pipeline(exp.experiment_id, "from version", pipeline_id=pipeline.pipeline_id,
-                              version_id=version.pipeline_version_id, params={"msg": "x"})
+    kfp_server.run_script = [
+        ("RUNNING", {"prepare": "RUNNING"}),
+        RunStep("RUNNING", {"prepare": "SUCCEEDED", "train": "RUNNING"}),
+        ("SUCCEEDED", {"prepare": "SUCCEEDED", "train": "SUCCEEDED"}),
+    ]
+    run = client.run_pipeline(
+        exp.experiment_id,
+        "from version",
+        pipeline_id=pipeline.pipeline_id,
+        version_id=version.pipeline_version_id,
+        params={"msg": "x"},
+    )
     assert run.state == "PENDING"
     body = kfp_server.runs[run.run_id].body
     assert body["pipeline_version_reference"] == {
-        "pipeline_id": pipeline.pipeline_id, "pipeline_version_id": version.pipeline_version_id}
+        "pipeline_id": pipeline.pipeline_id,
+        "pipeline_version_id": version.pipeline_version_id,
+    }
     assert "pipeline_spec" not in body
     assert body["runtime_config"]["parameters"] == {"msg": "x"}
 
@@ -166,14 +194,17 @@ def test_run_pipeline_with_version_and_script(kfp_server: KfpApiServer, client: 
     assert client.list_runs(experiment_id="other").runs is None
 
 
-def test_failed_stuck_and_terminated_runs(kfp_server: KfpApiServer, client: kfp.Client,
-                                          package: Path) -> None:
+def test_failed_stuck_and_terminated_runs(
+    kfp_server: KfpApiServer, client: kfp.Client, package: Path
+) -> None:
     kfp_server.run_script = lambda stages: failing_script(stages, "test", "exit code 3")
     failed = client.create_run_from_pipeline_package(str(package), run_name="f")
     run = client.wait_for_run_completion(failed.run_id, timeout=10, sleep_duration=0)
     assert run.state == "FAILED" and run.error.message == "exit code 3"
     assert {t.display_name: t.state for t in run.run_details.task_details} == {
-        "train": "SUCCEEDED", "test": "FAILED"}
+        "train": "SUCCEEDED",
+        "test": "FAILED",
+    }
 
     kfp_server.run_script = stuck_script
     stuck = client.create_run_from_pipeline_package(str(package), run_name="s")
@@ -211,17 +242,20 @@ def test_multi_user_namespaces(kfp_home: Path, package: Path) -> None:
         assert [e.experiment_id for e in listed] == [a.experiment_id]
         with pytest.raises(ApiException) as err:  # same name, same namespace: upstream refuses
             alice._experiment_api.experiment_service_create_experiment(
-                experiment={"display_name": "e", "namespace": "alice"})
+                experiment={"display_name": "e", "namespace": "alice"}
+            )
         assert err.value.status == 409
 
         p = alice.upload_pipeline(str(package), pipeline_name="unip-demo", namespace="alice")
         assert alice.list_pipelines(namespace="alice").pipelines[0].pipeline_id == p.pipeline_id
         assert alice.list_pipelines(namespace="bob").pipelines is None
         by_name = alice._pipelines_api.pipeline_service_get_pipeline_by_name(
-            name="unip-demo", namespace="alice")
+            name="unip-demo", namespace="alice"
+        )
         assert by_name.pipeline_id == p.pipeline_id
-        run = alice.create_run_from_pipeline_package(str(package), run_name="r",
-                                                     experiment_name="e")
+        run = alice.create_run_from_pipeline_package(
+            str(package), run_name="r", experiment_name="e"
+        )
         assert [r.run_id for r in alice.list_runs(namespace="alice").runs] == [run.run_id]
         assert bob.list_runs(namespace="bob").runs is None
 
@@ -248,8 +282,12 @@ def test_fault_injection(kfp_server: KfpApiServer, client: kfp.Client, package: 
     with pytest.raises(ApiException) as err:
         client.create_run_from_pipeline_package(str(package), run_name="r")
     assert err.value.status == 500
-    assert json.loads(err.value.body) == {"error": "database is down", "code": 13,
-                                          "message": "database is down", "details": []}
+    assert json.loads(err.value.body) == {
+        "error": "database is down",
+        "code": 13,
+        "message": "database is down",
+        "details": [],
+    }
     assert fault.hits == 1
     assert client.create_run_from_pipeline_package(str(package), run_name="r").run_id
     kfp_server.fail("*", "/pipelines", 503)
@@ -264,8 +302,9 @@ def test_minio_round_trip(s3_server: S3Endpoint) -> None:
     client = create_bucket(s3_server, "mlpipeline")
     data = bytes(range(256)) * 64
     client.put_object("mlpipeline", "users/u1/xy train.bin", io.BytesIO(data), len(data))
-    client.copy_object("mlpipeline", "runs/r1/xy.bin",
-                       CopySource("mlpipeline", "users/u1/xy train.bin"))
+    client.copy_object(
+        "mlpipeline", "runs/r1/xy.bin", CopySource("mlpipeline", "users/u1/xy train.bin")
+    )
     response = client.get_object("mlpipeline", "runs/r1/xy.bin")
     try:
         assert response.read() == data
