@@ -145,6 +145,13 @@ def test_force_replaces_a_non_empty_output_folder(steps: Path) -> None:
     assert not result.kept and run_dirs(steps) == []
 
 
+def test_an_existing_empty_output_folder_receives_the_output(steps: Path) -> None:
+    dest = steps / "empty"
+    dest.mkdir()
+    unip_kfp.load(str(steps / "manifests")).run_local(outputs={"c": str(dest)}, echo=Lines())
+    assert read(dest / "chain") == "s1\ns2\ns3\n"
+
+
 def test_an_output_folder_holding_the_module_is_refused_even_with_force(steps: Path) -> None:
     with pytest.raises(UsageError, match="holds"):
         unip_kfp.load(str(steps / "manifests")).run_local(

@@ -227,18 +227,16 @@ class _Run:
 
 def _replace_with_copy(source: str, dest: str, *, force: bool) -> None:
     """Copy an output (folder or file) to the folder `dest` (checked before the run)."""
-    if os.path.lexists(dest):
+    if force and os.path.lexists(dest):
         if os.path.isdir(dest) and not os.path.islink(dest):
-            if force:
-                shutil.rmtree(dest)
-            else:
-                os.rmdir(dest)  # empty: checked before the run
-        elif force:
+            shutil.rmtree(dest)
+        else:
             os.unlink(dest)
+    # `dest` is now absent or an empty folder (or a link to one)
     if os.path.isdir(source):
-        shutil.copytree(source, dest, ignore_dangling_symlinks=True)
+        shutil.copytree(source, dest, dirs_exist_ok=True, ignore_dangling_symlinks=True)
     else:
-        os.makedirs(dest)
+        os.makedirs(dest, exist_ok=True)
         shutil.copy2(source, dest)
 
 
