@@ -15,7 +15,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from ..errors import RunFailedError, UnipKfpError, UsageError
 from ..naming import ENV_PREFIX
@@ -36,7 +35,7 @@ Echo = Callable[[str], None]
 
 
 def run_local(
-    target: Any,
+    target: Project | str | os.PathLike[str],
     *,
     pipeline: str | None = None,
     inputs: Mapping[str, str] | None = None,
@@ -241,7 +240,7 @@ def _replace_with_copy(source: str, dest: str, *, force: bool) -> None:
 
 
 def _open(
-    target: Any, pipeline: str | None, parallel: bool, echo: Echo
+    target: Project | str | os.PathLike[str], pipeline: str | None, parallel: bool, echo: Echo
 ) -> tuple[PipelinePlan | None, bytes, str, str]:
     """(plan or None, package bytes, where it came from, default work folder)."""
     if isinstance(target, Project):
