@@ -1075,7 +1075,7 @@ CASES: list[Case] = [
                 P,
                 25,
                 None,
-                "invalid YAML: mapping values are not allowed here",
+                "invalid YAML: mapping values are not allowed",
                 hint="fix the YAML syntax",
             ),
         ),

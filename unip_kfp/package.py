@@ -10,7 +10,7 @@ import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import CompileError, UsageError
 from .plan import PipelinePlan
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 # kfp is imported inside the functions that compile, so `is_package` stays cheap for the CLI.
 
 PACKAGE_HEADER = "# PIPELINE DEFINITION"
+
 
 
 @dataclass(frozen=True)
@@ -38,21 +39,36 @@ class CompiledPackage:
 
 def compile_to_bytes(plan: PipelinePlan, options: CompileOptions | None = None) -> bytes:
     """The package YAML of `plan`; kfp's refusals become CompileError (exit 4)."""
-    from kfp import compiler
-
     from .pipeline import CompileOptions, build_pipeline
 
     component = build_pipeline(plan, options or CompileOptions())
-    with tempfile.TemporaryDirectory(prefix="unip-kfp-") as folder:
-        path = os.path.join(folder, "pipeline.yaml")
-        try:
-            compiler.Compiler().compile(pipeline_func=component, package_path=path)
-        except Exception as exc:  # the compiler raises many types; all mean "KFP refused"
-            raise CompileError(
-                f"pipeline '{plan.name}': Kubeflow Pipelines refused to compile it: {exc}"
-            ) from exc
-        with open(path, "rb") as handle:
-            return handle.read()
+    return _serialise(component, f"pipeline '{plan.name}'")
+
+
+def _serialise(component: Any, what: str) -> bytes:
+    """What `kfp.compiler.Compiler().compile` writes, serialised with libyaml.
+
+    Same documents, same header comments, same key order as kfp's writer; only the YAML
+    emitter differs. kfp dumps with pure-Python PyYAML, which spends most of a large
+    compile re-escaping the (constant) wrapper script of every executor.
+    """
+    import yaml
+    from google.protobuf import json_format
+    from kfp.compiler import pipeline_spec_builder
+
+    try:
+        spec = json_format.MessageToDict(component.pipeline_spec)
+        documents = [spec]
+        if len(component.platform_spec.platforms) > 0:
+            documents.append(json_format.MessageToDict(component.platform_spec))
+        header = pipeline_spec_builder.extract_comments_from_pipeline_spec(
+            spec, component.description
+        )
+    except Exception as exc:  # kfp raises many types; all mean "KFP refused"
+        raise CompileError(f"{what}: Kubeflow Pipelines refused to compile it: {exc}") from exc
+    dumper = getattr(yaml, "CDumper", yaml.Dumper)  # the same emitter kfp uses, in C
+    body = yaml.dump_all(documents, Dumper=dumper, sort_keys=True)
+    return (header + body).encode("utf-8")
 
 
 def output_paths(names: list[str], output: str | None) -> dict[str, str]:
@@ -106,19 +122,8 @@ def is_package(path: str) -> bool:
 
 def component_to_bytes(plan: PipelinePlan, stage_name: str) -> bytes:
     """One stage as a reusable component YAML (loads with `kfp.components.load_component_*`)."""
-    from kfp import compiler
-
     from .components import stage_component
 
     stage = next(s for s in plan.stages if s.name == stage_name)
-    with tempfile.TemporaryDirectory(prefix="unip-kfp-") as folder:
-        path = os.path.join(folder, "component.yaml")
-        try:
-            compiler.Compiler().compile(stage_component(plan, stage), package_path=path)
-        except Exception as exc:  # the compiler raises many types; all mean "KFP refused"
-            raise CompileError(
-                f"stage '{stage.name}' of pipeline '{plan.name}': Kubeflow "
-                f"Pipelines refused to compile it: {exc}"
-            ) from exc
-        with open(path, "rb") as handle:
-            return handle.read()
+    return _serialise(stage_component(plan, stage),
+                      f"stage '{stage.name}' of pipeline '{plan.name}'")

@@ -16,6 +16,8 @@ import yaml
 from .errors import Issue, Severity
 
 FieldPath = tuple[str | int, ...]
+# libyaml's loader keeps the same marks (lines) and is ~10x faster on large manifests.
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def format_path(path: FieldPath) -> str:
@@ -93,7 +95,7 @@ def read_documents(text: str, file: str) -> tuple[list[Document], list[Issue]]:
     loader: yaml.SafeLoader | None = None
     index = 0
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _SafeLoader(text)
         while loader.check_node():
             node = loader.get_node()
             if node is None:
