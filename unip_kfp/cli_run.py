@@ -68,7 +68,8 @@ def run(path: str, pipeline: str | None, inputs: tuple[str, ...], outputs: tuple
 
         run_local(target, pipeline=pipeline, inputs=input_map, outputs=output_map,
                   workdir=workdir, jobs=jobs, force=force, real_paths=real_paths, keep=keep,
-                  parallel=parallel, echo=lambda line: click.echo(line, err=True))
+                  parallel=parallel, s3_endpoint=s3_endpoint,
+                  echo=lambda line: click.echo(line, err=True))
         return
     from .kubeflow import submit
 

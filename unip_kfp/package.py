@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 # kfp is imported inside the functions that compile, so `is_package` stays cheap for the CLI.
 
 PACKAGE_HEADER = "# PIPELINE DEFINITION"
-
 
 
 @dataclass(frozen=True)
@@ -92,13 +91,12 @@ def write_package(path: str, content: bytes, *, force: bool = False) -> None:
         )
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".unip-kfp-", suffix=".yaml")
+    temporary = os.path.join(folder, f".unip-kfp-{secrets.token_hex(8)}.yaml")
+    # O_EXCL like mkstemp, but mode 0666 so the umask decides (mkstemp would force 0600).
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(content)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp's 0600 would hide the package from others
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
@@ -125,5 +123,6 @@ def component_to_bytes(plan: PipelinePlan, stage_name: str) -> bytes:
     from .components import stage_component
 
     stage = next(s for s in plan.stages if s.name == stage_name)
-    return _serialise(stage_component(plan, stage),
-                      f"stage '{stage.name}' of pipeline '{plan.name}'")
+    return _serialise(
+        stage_component(plan, stage), f"stage '{stage.name}' of pipeline '{plan.name}'"
+    )

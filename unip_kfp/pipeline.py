@@ -86,7 +86,7 @@ def _parameter_spec(variable: Variable) -> structures.InputSpec:
             type=kind, default="", optional=True, description=description + "; empty = not given"
         )
     return structures.InputSpec(
-        type=kind, optional=True, description=description + "; may be omitted"
+        type=kind, optional=True, description=description + " (may be omitted)"
     )
 
 
@@ -213,6 +213,12 @@ class _Assembly:
     def secret_boxes(self, stage: Stage) -> list[Any]:
         """Boxes whose credentials the launcher needs to download this stage's inputs."""
         uris = [b.source.ref for b in stage.inputs if b.source and b.source.kind == "mount"]
+        # A file parameter's default (a mounted API input) is read from its box too.
+        uris += [
+            self.plan.variable(b.var).default or ""
+            for b in stage.inputs
+            if b.source and b.source.kind == "param" and b.kind is Kind.FILE
+        ]
         boxes = [
             box
             for box in self.plan.boxes

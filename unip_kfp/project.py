@@ -73,13 +73,14 @@ class Project:
         chosen = self.plan.select(pipeline)
         options = CompileOptions(cache=cache, parallel=parallel)
         paths = output_paths([p.name for p in chosen], output) if output is not None else {}
-        packages = []
-        for plan in chosen:
-            content = compile_to_bytes(plan, options)
-            path = paths.get(plan.name)
-            if path is not None:
-                write_package(path, content, force=force)
-            packages.append(CompiledPackage(plan.name, content, path))
+        # Compile every pipeline before writing any: a refusal leaves no partial output.
+        packages = [
+            CompiledPackage(plan.name, compile_to_bytes(plan, options), paths.get(plan.name))
+            for plan in chosen
+        ]
+        for package in packages:
+            if package.path is not None:
+                write_package(package.path, package.content, force=force)
         return packages
 
     def components(

@@ -22,6 +22,10 @@ ERROR, WARNING = Severity.ERROR, Severity.WARNING
 CPU_QUANTITY = re.compile(r"^([0-9]*[.])?[0-9]+m?$")
 MEMORY_QUANTITY = re.compile(r"^[0-9]+(E|Ei|P|Pi|T|Ti|G|Gi|M|Mi|K|Ki)?$")
 VALUE_DATATYPES = ("FP32", "FP64", "INT32", "dict", "str")
+# Task names kfp gives its own tasks (importers, dsl.If/Else groups, loops, exit handlers).
+RESERVED_TASK = re.compile(
+    r"(importer|condition|condition-branches|for-loop|exit-handler)(-[0-9]+)?"
+)
 
 
 def check_manifests(manifests: ManifestSet) -> list[Issue]:
@@ -212,6 +216,12 @@ class PipelineChecker:
                     )
         tasks: dict[str, str] = {}
         for index, stage in enumerate(self.spec.stages):
+            if RESERVED_TASK.fullmatch(task_name(stage.name)):
+                self.error(
+                    ("stages", index, "name"),
+                    f"stage name '{stage.name}' is taken by Kubeflow Pipelines' own tasks",
+                    "rename the stage (names like importer, condition-N, for-loop-N are reserved)",
+                )
             other = tasks.setdefault(task_name(stage.name), stage.name)
             if other != stage.name:
                 self.error(
