@@ -20,9 +20,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Compile the example, then run that very package locally and show its metrics.
+# Compile the example, then run that very package locally and show its metrics. The stages'
+# `python3` is the venv's (it has scikit-learn), as it would be the image's in a cluster.
 demo: install
-	cd examples/train-test && \
+	cd examples/train-test && PATH="$(abspath $(BIN)):$$PATH" && \
 	  ../../$(BIN)/unip-kfp compile manifests -o out/ && \
 	  ../../$(BIN)/unip-kfp run out/my-pipeline.yaml \
 	    -i xy_train=./data/xy_train.csv -i xy_test=./data/xy_test.csv \
