@@ -41,21 +41,26 @@ pytestmark = [
 def host() -> str:
     value = os.environ.get("UNIP_KFP_TEST_HOST")
     if not value:
-        pytest.skip("UNIP_KFP_TEST_HOST is not set: no Kubeflow cluster to run against "
-                    "(see docs/kubeflow.md for a local kind cluster)")
+        pytest.skip(
+            "UNIP_KFP_TEST_HOST is not set: no Kubeflow cluster to run against "
+            "(see docs/kubeflow.md for a local kind cluster)"
+        )
     return value
 
 
 def test_example_runs_on_a_real_cluster(host: str, tmp_path: Path) -> None:
     module = tmp_path / "module"
-    shutil.copytree(EXAMPLE, module)
+    shutil.copytree(EXAMPLE, module, ignore=shutil.ignore_patterns(".unip-kfp", "results", "out"))
     image = os.environ.get("UNIP_KFP_TEST_IMAGE")
     if image:
         pipeline = module / "manifests" / "pipeline.yaml"
         pipeline.write_text(pipeline.read_text().replace(EXAMPLE_IMAGE, image))
     name = f"unip-kfp-test-{uuid.uuid4().hex[:8]}"
-    access = {"host": host, "namespace": os.environ.get("UNIP_KFP_TEST_NAMESPACE"),
-              "token": os.environ.get("UNIP_KFP_TEST_TOKEN")}
+    access = {
+        "host": host,
+        "namespace": os.environ.get("UNIP_KFP_TEST_NAMESPACE"),
+        "token": os.environ.get("UNIP_KFP_TEST_TOKEN"),
+    }
     project = unip_kfp.load(str(module / "manifests"))
     created: dict[str, Any] = {}
     try:
@@ -63,10 +68,14 @@ def test_example_runs_on_a_real_cluster(host: str, tmp_path: Path) -> None:
         created["pipeline"] = uploaded.pipeline_id
         assert uploaded.created
         data = module / "data"
-        handle = submit(project, experiment=name, run_name=name,
-                        from_version=f"{uploaded.pipeline_id}:{uploaded.version_id}",
-                        inputs={"xy_train": data / "xy_train.csv", "xy_test": data / "xy_test.csv"},
-                        **access)
+        handle = submit(
+            project,
+            experiment=name,
+            run_name=name,
+            from_version=f"{uploaded.pipeline_id}:{uploaded.version_id}",
+            inputs={"xy_train": data / "xy_train.csv", "xy_test": data / "xy_test.csv"},
+            **access,
+        )
         created.update(handle=handle, experiment=handle.experiment_id)
         timeout = float(os.environ.get("UNIP_KFP_TEST_TIMEOUT") or 900)
         assert handle.wait(timeout=timeout) == "SUCCEEDED"
@@ -96,9 +105,11 @@ def _clean_up(created: dict[str, Any]) -> None:
             attempt("terminate run", lambda: client.terminate_run(handle.run_id))
         attempt("delete run", lambda: client.delete_run(handle.run_id))
         storage = Storage(resolve_endpoint(None), echo=lambda line: None)
-        folders = [Location.parse(uri).parent for uri in
-                   (run.runtime_config.parameters or {}).values()
-                   if isinstance(uri, str) and uri.startswith(("minio://", "s3://"))]
+        folders = [
+            Location.parse(uri).parent
+            for uri in (run.runtime_config.parameters or {}).values()
+            if isinstance(uri, str) and uri.startswith(("minio://", "s3://"))
+        ]
         root = Location.parse(handle.pipeline_root)
         folders.append(root.child(handle.spec["pipelineInfo"]["name"], handle.run_id))
         for folder in folders:
@@ -109,8 +120,12 @@ def _clean_up(created: dict[str, Any]) -> None:
         pipeline_id = created["pipeline"]
         versions = client.list_pipeline_versions(pipeline_id, page_size=100)
         for version in versions.pipeline_versions or []:
-            attempt("delete version", lambda v=version: client.delete_pipeline_version(
-                pipeline_id, v.pipeline_version_id))
+            attempt(
+                "delete version",
+                lambda v=version: client.delete_pipeline_version(
+                    pipeline_id, v.pipeline_version_id
+                ),
+            )
         attempt("delete pipeline", lambda: client.delete_pipeline(pipeline_id))
     assert not problems, "cleanup left things behind:\n" + "\n".join(problems)
 
@@ -119,6 +134,9 @@ def _delete_prefix(storage: Storage, folder: Location) -> None:
     from minio.deleteobjects import DeleteObject
 
     names = storage.names(folder)
-    errors = list(storage.client.remove_objects(
-        folder.bucket, [DeleteObject(folder.child(n).key) for n in names]))
+    errors = list(
+        storage.client.remove_objects(
+            folder.bucket, [DeleteObject(folder.child(n).key) for n in names]
+        )
+    )
     assert not errors, errors

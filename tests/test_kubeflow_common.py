@@ -70,8 +70,12 @@ def env_fixture(
     monkeypatch.setenv("UNIP_KFP_S3_ENDPOINT", s3_server.url)
     monkeypatch.setenv("UNIP_KFP_POLL_INTERVAL", "0.02")
     monkeypatch.setenv("UNIP_KFP_USER", USER)
-    for name in ("UNIP_KFP_CONNECT_TIMEOUT", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY",
-                 "KUBERNETES_SERVICE_HOST"):
+    for name in (
+        "UNIP_KFP_CONNECT_TIMEOUT",
+        "MINIO_ACCESS_KEY",
+        "MINIO_SECRET_KEY",
+        "KUBERNETES_SERVICE_HOST",
+    ):
         monkeypatch.delenv(name, raising=False)
     create_bucket(s3_server, "mlpipeline")
     create_bucket(s3_server, DATA_BUCKET)
@@ -82,7 +86,9 @@ def env_fixture(
 def module_fixture(tmp_path: Path) -> Path:
     """A private copy of the example module (manifests, data), for edits and relative paths."""
     target = tmp_path / "module"
-    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        EXAMPLE, target, ignore=shutil.ignore_patterns("__pycache__", ".unip-kfp", "results", "out")
+    )
     return target
 
 
@@ -102,17 +108,26 @@ def spec_of(content: bytes) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(content.decode()) if d is not None]
 
 
-def put_output(s3: S3Endpoint, run: RunRecord, files: dict[str, bytes], *,
-               root: str = "mlpipeline/v2/artifacts", task: str = "stage2",
-               output: str = "testing_results", salt: str | None = None) -> str:
+def put_output(
+    s3: S3Endpoint,
+    run: RunRecord,
+    files: dict[str, bytes],
+    *,
+    root: str = "mlpipeline/v2/artifacts",
+    task: str = "stage2",
+    output: str = "testing_results",
+    salt: str | None = None,
+) -> str:
     """Write an output artifact where the KFP 2.17 launcher would, plus a log object."""
     bucket, _, prefix = root.partition("/")
     client = create_bucket(s3, bucket)
     folder = f"{prefix}/my-pipeline/{run.run_id}/{task}/{salt or uuid.uuid4()}".lstrip("/")
     import io
 
-    for name, data in {**{f"{output}/{k}": v for k, v in files.items()},
-                       "executor-logs-0": b"log"}.items():
+    for name, data in {
+        **{f"{output}/{k}": v for k, v in files.items()},
+        "executor-logs-0": b"log",
+    }.items():
         client.put_object(bucket, f"{folder}/{name}", io.BytesIO(data), len(data))
     return folder
 
@@ -131,8 +146,13 @@ def test_location_parsing() -> None:
 
 
 def test_s3_endpoint_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("UNIP_KFP_S3_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3",
-                 "AWS_REGION", "AWS_DEFAULT_REGION"):
+    for name in (
+        "UNIP_KFP_S3_ENDPOINT",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+    ):
         monkeypatch.delenv(name, raising=False)
     config = S3Config(endpoint="minio.example:9000", secure=False, region="eu")
     assert resolve_endpoint(None, config).url == "http://minio.example:9000"
@@ -152,23 +172,38 @@ def test_package_interface_becomes_a_plan() -> None:
     spec = {
         "pipelineInfo": {"name": "p"},
         "root": {
-            "inputDefinitions": {"parameters": {
-                "data": {"parameterType": "STRING", "description": "x (full URI, e.g. s3://)"},
-                "note": {"parameterType": "STRING", "isOptional": True},
-                "n": {"parameterType": "NUMBER_INTEGER"},
-                "lr": {"parameterType": "NUMBER_DOUBLE", "defaultValue": 0.1},
-                "grid": {"parameterType": "STRUCT"},
-            }},
+            "inputDefinitions": {
+                "parameters": {
+                    "data": {"parameterType": "STRING", "description": "x (full URI, e.g. s3://)"},
+                    "note": {"parameterType": "STRING", "isOptional": True},
+                    "n": {"parameterType": "NUMBER_INTEGER"},
+                    "lr": {"parameterType": "NUMBER_DOUBLE", "defaultValue": 0.1},
+                    "grid": {"parameterType": "STRUCT"},
+                }
+            },
             "outputDefinitions": {"artifacts": {"out": {"artifactType": {}}}},
-            "dag": {"outputs": {"artifacts": {"out": {"artifactSelectors": [
-                {"outputArtifactKey": "result", "producerSubtask": "train-it"}]}}}},
+            "dag": {
+                "outputs": {
+                    "artifacts": {
+                        "out": {
+                            "artifactSelectors": [
+                                {"outputArtifactKey": "result", "producerSubtask": "train-it"}
+                            ]
+                        }
+                    }
+                }
+            },
         },
     }
     plan = plan_from_spec(spec, "pkg.yaml")
     kinds = {v.name: (v.kind, v.required) for v in plan.inputs}
-    assert kinds == {"data": (Kind.FILE, True), "note": (Kind.STR, False),
-                     "n": (Kind.INT, True), "lr": (Kind.FLOAT, False),
-                     "grid": (Kind.DICT, True)}
+    assert kinds == {
+        "data": (Kind.FILE, True),
+        "note": (Kind.STR, False),
+        "n": (Kind.INT, True),
+        "lr": (Kind.FLOAT, False),
+        "grid": (Kind.DICT, True),
+    }
     assert [v.name for v in plan.outputs] == ["out"]
     ref = output_refs(spec)["out"]
     assert (ref.task, ref.output) == ("train-it", "result")

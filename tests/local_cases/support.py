@@ -52,7 +52,9 @@ def copy_example(tmp_path: Path, folder: str = "module") -> Path:
     """examples/train-test (manifests, src, data) copied to tmp_path."""
     target = tmp_path / folder
     shutil.copytree(
-        EXAMPLES / "train-test", target, ignore=shutil.ignore_patterns(".unip-kfp", "__pycache__")
+        EXAMPLES / "train-test",
+        target,
+        ignore=shutil.ignore_patterns(".unip-kfp", "__pycache__", "results", "out"),
     )
     return target
 
