@@ -21,6 +21,7 @@ API_VERSION = "unified-platform.cs.hse.ru/v1"
 READ_KINDS = ("ExperimentPipeline", "APIComponent", "DataBox")
 SKIPPED_KINDS = ("MLComponent", "PlatformApp", "Repository", "Secret")
 DATATYPES = ("FP32", "FP64", "INT32", "dict", "str", "FILE", "website")
+VALUE_DATATYPES = ("FP32", "FP64", "INT32", "dict", "str")  # passed as values, not files
 
 
 class Model(BaseModel):

@@ -18,9 +18,10 @@ from . import models
 from .config import Settings
 from .errors import Issue, ManifestError, Severity, UsageError
 from .loader import ManifestSet
+from .models import VALUE_DATATYPES
 from .naming import env_name, io_name, task_name
 from .roles import Role, roles, usages
-from .validate import VALUE_DATATYPES, check_manifests
+from .validate import check_manifests
 from .wrapper import shell_command
 
 SENTINEL_URI = "minio://mlpipeline/unip/absent"
