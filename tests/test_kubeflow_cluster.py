@@ -25,7 +25,8 @@ import pytest
 
 import unip_kfp
 from unip_kfp.kubeflow import submit, upload
-from unip_kfp.kubeflow.storage import Location, Storage, resolve_endpoint
+from unip_kfp.kubeflow.storage import Storage
+from unip_kfp.s3 import Location, resolve_endpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "train-test"

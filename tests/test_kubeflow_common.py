@@ -26,10 +26,10 @@ from unip_kfp.cli import main
 from unip_kfp.config import S3Config
 from unip_kfp.errors import UsageError
 from unip_kfp.kubeflow.artifacts import output_refs, stage_labels, stage_order
-from unip_kfp.kubeflow.storage import Location, resolve_endpoint
-from unip_kfp.kubeflow.target import plan_from_spec
 from unip_kfp.kubeflow.versions import content_mark, version_name
 from unip_kfp.plan import Kind
+from unip_kfp.s3 import Location, resolve_endpoint
+from unip_kfp.target import plan_from_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "train-test"
@@ -169,12 +169,38 @@ def test_s3_endpoint_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_package_interface_becomes_a_plan() -> None:
+    # A file input is a STRING parameter that feeds an importer's URI (here through a
+    # condition sub-DAG), as the local runner decides; a description saying "full URI" alone
+    # no longer makes one (Kubeflow used to decide by the description).
     spec = {
         "pipelineInfo": {"name": "p"},
+        "components": {
+            "comp-branch": {
+                "dag": {
+                    "tasks": {
+                        "importer": {
+                            "componentRef": {"name": "comp-importer"},
+                            "inputs": {
+                                "parameters": {
+                                    "uri": {"componentInputParameter": "pipelinechannel--data"}
+                                }
+                            },
+                        }
+                    }
+                }
+            },
+            "comp-importer": {"executorLabel": "exec-importer"},
+        },
+        "deploymentSpec": {
+            "executors": {
+                "exec-importer": {"importer": {"artifactUri": {"runtimeParameter": "uri"}}}
+            }
+        },
         "root": {
             "inputDefinitions": {
                 "parameters": {
                     "data": {"parameterType": "STRING", "description": "x (full URI, e.g. s3://)"},
+                    "described": {"parameterType": "STRING", "description": "a full URI"},
                     "note": {"parameterType": "STRING", "isOptional": True},
                     "n": {"parameterType": "NUMBER_INTEGER"},
                     "lr": {"parameterType": "NUMBER_DOUBLE", "defaultValue": 0.1},
@@ -183,6 +209,16 @@ def test_package_interface_becomes_a_plan() -> None:
             },
             "outputDefinitions": {"artifacts": {"out": {"artifactType": {}}}},
             "dag": {
+                "tasks": {
+                    "condition-1": {
+                        "componentRef": {"name": "comp-branch"},
+                        "inputs": {
+                            "parameters": {
+                                "pipelinechannel--data": {"componentInputParameter": "data"}
+                            }
+                        },
+                    }
+                },
                 "outputs": {
                     "artifacts": {
                         "out": {
@@ -191,7 +227,7 @@ def test_package_interface_becomes_a_plan() -> None:
                             ]
                         }
                     }
-                }
+                },
             },
         },
     }
@@ -199,6 +235,7 @@ def test_package_interface_becomes_a_plan() -> None:
     kinds = {v.name: (v.kind, v.required) for v in plan.inputs}
     assert kinds == {
         "data": (Kind.FILE, True),
+        "described": (Kind.STR, True),
         "note": (Kind.STR, False),
         "n": (Kind.INT, True),
         "lr": (Kind.FLOAT, False),

@@ -25,6 +25,7 @@ import unip_kfp
 from unip_kfp.errors import UnreachableError, UsageError
 from unip_kfp.local import run_local
 from unip_kfp.local.package import Package
+from unip_kfp.target import file_parameters, parse_spec
 
 BOX_DATA = ".unip-kfp/boxes"
 
@@ -164,6 +165,26 @@ def test_a_box_without_a_local_folder_is_read_from_s3(
     assert read(out / "notes") == "boxed\n"
 
 
+def test_the_s3_endpoint_of_unip_kfp_yaml_serves_local_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, s3_server: S3Endpoint
+) -> None:
+    client = create_bucket(s3_server, "data")
+    _put(client, "data", "in/table.csv", "h\n1\n")
+    _put(client, "data", "in/folder/one.txt", "configured\n")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key)
+    monkeypatch.setenv("AWS_REGION", s3_server.region)
+    module = copy_case("chain", tmp_path)
+    (module / "unip-kfp.yaml").write_text(f"s3: {{endpoint: {s3_server.url}}}\n")
+    out = tmp_path / "out"
+    unip_kfp.load(str(module / "manifests")).run_local(
+        inputs={"table": "s3://data/in/table.csv", "folder": "s3://data/in/folder"},
+        outputs={"result": str(out)},
+        echo=Lines(),
+    )
+    assert read(out / "notes") == "configured\n"
+
+
 def test_an_unreachable_s3_endpoint_is_reported(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -172,7 +193,8 @@ def test_an_unreachable_s3_endpoint_is_reported(
     monkeypatch.setenv("MINIO_SECRET_KEY", "s")
     module = copy_case("chain", tmp_path)
     (module / "data").mkdir()
-    with pytest.raises(UnreachableError, match="cannot reach S3 at 127.0.0.1:9"):
+    # a bare host:port means TLS, as on Kubeflow (unip_kfp.s3); the message names the URL
+    with pytest.raises(UnreachableError, match="cannot reach S3 at https://127.0.0.1:9"):
         unip_kfp.load(str(module / "manifests")).run_local(
             inputs={"table": "s3://bucket/t.csv", "folder": str(module / "data")}, echo=Lines()
         )
@@ -227,8 +249,7 @@ def test_a_package_file_runs_alone_with_structurally_found_file_inputs(tmp_path:
     module = copy_case("chain", tmp_path)
     [compiled] = unip_kfp.load(str(module / "manifests")).compile(str(tmp_path / "chain.yaml"))
     assert compiled.path is not None
-    package = Package(compiled.content, compiled.path)
-    assert package.file_parameters() == {"table", "folder"}
+    assert file_parameters(parse_spec(compiled.content, compiled.path)) == {"table", "folder"}
     box = module / BOX_DATA / "chain-box"
     _chain_files(module / "data")
     out = tmp_path / "out"
@@ -244,7 +265,8 @@ def test_a_package_file_runs_alone_with_structurally_found_file_inputs(tmp_path:
     )
     assert read(out / "model.txt") == "rows=5\n"
     assert result.pipeline == "chain" and not box.exists()
-    with pytest.raises(UsageError, match="a box-relative path needs the manifests"):
+    # runargs' rule, as on Kubeflow: a package file knows no default box
+    with pytest.raises(UsageError, match="is a box path, but pipeline 'chain' has no default box"):
         run_local(
             compiled.path,
             inputs={"table": "my/table.csv", "folder": "./x"},
@@ -298,5 +320,7 @@ def test_the_example_package_declares_its_file_inputs_structurally() -> None:
     example = EXAMPLES / "train-test" / "manifests"
     [compiled] = unip_kfp.load(str(example)).compile()
     package = Package(compiled.content, "example")
-    assert package.file_parameters() == {"xy_train", "xy_test", "extra_parameters"}
+    assert file_parameters(parse_spec(compiled.content, "example")) == {
+        "xy_train", "xy_test", "extra_parameters"
+    }
     assert [s.name for s in package.stages()] == ["stage1", "stage2"]

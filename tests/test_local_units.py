@@ -10,10 +10,11 @@ from kfp import compiler
 from local_cases import dsl_pipelines
 from local_cases.support import Lines, isolate, read
 
+from unip_kfp import s3
 from unip_kfp.errors import UsageError
 from unip_kfp.local import run_local
 from unip_kfp.local.cel import ConditionError, compile_condition
-from unip_kfp.local.data import Artifact, S3Settings
+from unip_kfp.local.data import Artifact
 from unip_kfp.local.package import Package
 from unip_kfp.local.placeholders import PlaceholderError, TaskPlaceholders, serialize_parameter
 
@@ -167,27 +168,40 @@ def test_unresolvable_placeholders_are_errors(arg: str) -> None:
 # --- S3 settings ------------------------------------------------------------------------------
 
 
-def test_s3_settings_from_the_environment() -> None:
-    assert S3Settings.from_env(environ={}) is None
-    settings = S3Settings.from_env(
-        environ={
-            "UNIP_KFP_S3_ENDPOINT": "https://minio.example:9000",
-            "MINIO_ACCESS_KEY": "a",
-            "MINIO_SECRET_KEY": "b",
-        }
-    )
-    assert settings == S3Settings("minio.example:9000", True, "a", "b", None)
-    plain = S3Settings.from_env(
-        environ={
-            "UNIP_KFP_S3_ENDPOINT": "localhost:9000",
-            "AWS_ACCESS_KEY_ID": "a",
-            "AWS_SECRET_ACCESS_KEY": "b",
-            "AWS_REGION": "eu",
-        }
-    )
-    assert plain == S3Settings("localhost:9000", False, "a", "b", "eu")
+def test_s3_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # One rule for local runs and Kubeflow (unip_kfp.s3): a bare host:port uses TLS unless
+    # s3.secure says otherwise (local runs used to take it as plain HTTP).
+    for name in (
+        "UNIP_KFP_S3_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION",
+        "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+        "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    assert s3.find_endpoint() is None
+    monkeypatch.setenv("UNIP_KFP_S3_ENDPOINT", "https://minio.example:9000")
+    monkeypatch.setenv("MINIO_ACCESS_KEY", "a")
+    monkeypatch.setenv("MINIO_SECRET_KEY", "b")
+    assert s3.find_endpoint() == s3.Endpoint("minio.example:9000", True, None)
+    assert s3.credentials() == ("a", "b", None)
+    monkeypatch.setenv("UNIP_KFP_S3_ENDPOINT", "localhost:9000")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "c")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "d")
+    monkeypatch.setenv("AWS_REGION", "eu")
+    assert s3.find_endpoint() == s3.Endpoint("localhost:9000", True, "eu")
+    assert s3.credentials() == ("c", "d", None)
+    for name in ("AWS_ACCESS_KEY_ID", "MINIO_ACCESS_KEY"):
+        monkeypatch.delenv(name)
     with pytest.raises(UsageError, match="credentials"):
-        S3Settings.from_env(environ={"UNIP_KFP_S3_ENDPOINT": "localhost:9000"})
+        s3.credentials()
+
+
+def test_s3_object_names_that_leave_the_download_folder_are_refused(tmp_path: Path) -> None:
+    root = str(tmp_path)
+    assert s3.within(root, "a//b", "s3://b/k") == str(tmp_path / "a" / "b")
+    assert s3.within(root, "", "s3://b/k") == root
+    for name in ("../x", "a/../../x", "/etc/passwd"):
+        with pytest.raises(UsageError, match="leads outside"):
+            s3.within(root, name, "s3://b/k")
 
 
 # --- packages built with the kfp DSL: conditions, OneOf, IfPresent, Concat --------------------

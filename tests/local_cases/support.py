@@ -35,6 +35,8 @@ def isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in list(os.environ):
         if name.startswith(("UNIP_PIPELINE_", "UNIP_TEST_", "KF_PIPELINES")) or name in (
             "UNIP_KFP_S3_ENDPOINT",
+            "AWS_ENDPOINT_URL",
+            "AWS_ENDPOINT_URL_S3",
             "UNIP_KFP_TARGET_ROOT",
         ):
             monkeypatch.delenv(name)

@@ -8,9 +8,10 @@
     handle.outputs({"testing_results": "./results"})
 
 Modules, by responsibility: `connection` (host, namespace, auth, probe, error mapping),
-`target` (what is submitted), `submission` (inputs, experiment, run), `progress` (waiting),
-`handle` (`RunHandle`), `versions` (upload), `storage` (box transfers with minio),
-`artifacts` (where a run's outputs are). kfp is imported only when a function needs it.
+`submission` (inputs, experiment, run), `progress` (waiting), `handle` (`RunHandle`),
+`versions` (upload), `storage` (box transfers), `artifacts` (where a run's outputs are).
+What is submitted is prepared by `unip_kfp.target`; S3 access is `unip_kfp.s3`. kfp is
+imported only when a function needs it.
 """
 
 from __future__ import annotations

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import RunFailedError
-from .storage import Location, Storage
+from ..s3 import Location
+from .storage import Storage
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,11 @@ from typing import Any
 from ..errors import RunFailedError, UnipKfpError, UsageError
 from ..plan import PipelinePlan
 from ..runargs import box_uri, classify, parse_outputs
+from ..s3 import Location
 from .artifacts import locate, output_refs, run_folder, stage_labels
 from .connection import Connection
 from .progress import SUCCESS, TERMINAL, wait_for_run
-from .storage import Location, Storage, prepare_local_folder
+from .storage import Storage, prepare_local_folder
 
 
 @dataclass
@@ -117,13 +118,14 @@ class RunHandle:
         for name, ref, kind, dest in targets:
             artifact = locate(storage, folder, ref, cached=self.cache)
             # A folder artifact gives its files; a single-file one lands as <dest>/<output>.
-            names = [ref.output] if artifact.is_file else artifact.names
-            source = artifact.location.parent if artifact.is_file else artifact.location
             if kind == "local":
                 folder_path = prepare_local_folder(dest, force=force)
-                storage.download_tree(source, names, folder_path)
+                target = os.path.join(folder_path, ref.output) if artifact.is_file else folder_path
+                storage.download(artifact.location, target)
                 done[name] = folder_path
             else:
+                names = [ref.output] if artifact.is_file else artifact.names
+                source = artifact.location.parent if artifact.is_file else artifact.location
                 storage.copy_tree(source, names, Location.parse(dest), force=force)
                 done[name] = dest
             self.echo(f"output {name}: {artifact.location.uri} -> {done[name]}")

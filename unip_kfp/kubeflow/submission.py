@@ -23,11 +23,12 @@ from typing import Any
 from ..errors import UsageError
 from ..plan import PipelinePlan
 from ..runargs import InputValue, box_uri, parse_inputs
+from ..s3 import Location, resolve_endpoint
+from ..target import Prepared, prepare
 from .connection import Connection, connect
 from .handle import RunHandle
-from .storage import Location, Storage, resolve_endpoint
-from .target import Prepared, prepare, unwrap_spec
-from .versions import find_version
+from .storage import Storage
+from .versions import find_version, unwrap_spec
 
 DEFAULT_PIPELINE_ROOT = "minio://mlpipeline/v2/artifacts"
 

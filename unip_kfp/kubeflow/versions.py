@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from ..errors import UsageError
+from ..target import prepare
 from .connection import Connection, api_status, connect
-from .target import prepare
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
@@ -99,6 +99,15 @@ def upload(
     say(f"pipeline '{name}': unchanged, version {existing.display_name or existing.name} "
         "already holds this package")
     return Upload(pipeline_id, existing.pipeline_version_id, False)
+
+
+def unwrap_spec(spec: Any) -> dict[str, Any]:
+    """The pipeline spec out of an API answer (`{pipeline_spec, platform_spec}` or bare)."""
+    if isinstance(spec, dict) and "root" not in spec:
+        inner = spec.get("pipeline_spec")
+        if isinstance(inner, dict):
+            return dict(inner)
+    return dict(spec) if isinstance(spec, dict) else {}
 
 
 def find_pipeline(connection: Connection, name: str) -> str | None:

@@ -4,10 +4,9 @@ A URI under a box's base URI maps to the box's local folder
 `<workdir>/.unip-kfp/boxes/<s3BoxName>/<rest>`; the boxes come from the plan, and the
 default convention `minio://mlpipeline/unip/<namespace>/<s3BoxName>/<rest>` covers packages
 run without their manifests. `file://` URIs are local paths. Other `s3://`/`minio://` URIs,
-and box URIs whose local folder does not exist, are downloaded with the `minio` client
-from `UNIP_KFP_S3_ENDPOINT` (credentials `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, or
-`MINIO_ACCESS_KEY`/`MINIO_SECRET_KEY`): an existing key is a file, otherwise `key/` is a
-folder prefix. The sentinel URI of an omitted optional input is never resolved.
+and box URIs whose local folder does not exist, are downloaded through `unip_kfp.s3` (its
+endpoint and credentials rules): an existing key is a file, otherwise `key/` is a folder
+prefix. The sentinel URI of an omitted optional input is never resolved.
 """
 
 from __future__ import annotations
@@ -17,25 +16,16 @@ import re
 import threading
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from ..errors import UnreachableError, UsageError
+from .. import s3
+from ..errors import UsageError
 
-__all__ = [
-    "S3_ENDPOINT_ENV",
-    "Artifact",
-    "BoxFolder",
-    "DataResolver",
-    "S3Settings",
-    "file_uri",
-]
+__all__ = ["Artifact", "BoxFolder", "DataResolver", "file_uri"]
 
-S3_ENDPOINT_ENV = "UNIP_KFP_S3_ENDPOINT"
 _CONVENTION = re.compile(r"^minio://mlpipeline/unip/[^/]+/(?P<box>[^/]+)(?:/(?P<rest>.*))?$")
-_S3_SCHEMES = ("s3", "minio")
 
 
 @dataclass(frozen=True)
@@ -61,69 +51,12 @@ def file_uri(path: str) -> str:
 
 
 @dataclass(frozen=True)
-class S3Settings:
-    """How to reach S3/MinIO; from the environment (or an explicit endpoint)."""
-
-    endpoint: str
-    secure: bool
-    access_key: str
-    secret_key: str
-    region: str | None = None
-
-    @classmethod
-    def from_env(
-        cls, endpoint: str | None = None, environ: Mapping[str, str] | None = None
-    ) -> S3Settings | None:
-        """None when no endpoint is configured; a usage error when credentials are missing."""
-        env = os.environ if environ is None else environ
-        raw = endpoint or env.get(S3_ENDPOINT_ENV, "")
-        if not raw.strip():
-            return None
-        raw = raw.strip()
-        secure = False
-        if "://" in raw:
-            parsed = urllib.parse.urlsplit(raw)
-            if parsed.scheme not in ("http", "https") or not parsed.netloc:
-                raise UsageError(
-                    f"{S3_ENDPOINT_ENV}={raw}: expected host:port or http(s)://host:port"
-                )
-            secure, raw = parsed.scheme == "https", parsed.netloc
-        access = env.get("AWS_ACCESS_KEY_ID") or env.get("MINIO_ACCESS_KEY")
-        secret = env.get("AWS_SECRET_ACCESS_KEY") or env.get("MINIO_SECRET_KEY")
-        if not access or not secret:
-            raise UsageError(
-                f"{S3_ENDPOINT_ENV} is set but the credentials are not: set AWS_ACCESS_KEY_ID "
-                "and AWS_SECRET_ACCESS_KEY (or MINIO_ACCESS_KEY and MINIO_SECRET_KEY)"
-            )
-        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None
-        return cls(raw, secure, access, secret, region)
-
-    def client(self) -> Any:
-        import urllib3
-        from minio import Minio
-
-        http = urllib3.PoolManager(
-            timeout=urllib3.Timeout(connect=5, read=60),
-            retries=urllib3.Retry(total=2, backoff_factor=0.2, status_forcelist=(502, 503, 504)),
-        )
-        return Minio(
-            self.endpoint,
-            access_key=self.access_key,
-            secret_key=self.secret_key,
-            secure=self.secure,
-            region=self.region,
-            http_client=http,
-        )
-
-
-@dataclass(frozen=True)
 class _Place:
-    """Where a URI's data is: a local `path`, or an S3 `bucket`/`key` (maybe via a box)."""
+    """Where a URI's data is: a local `path`, or an S3 `location` (maybe via a box)."""
 
     uri: str
     path: str | None = None
-    bucket: str | None = None
-    key: str | None = None
+    location: s3.Location | None = None
     box: BoxFolder | None = None
 
 
@@ -137,16 +70,16 @@ class DataResolver:
         boxes: Sequence[BoxFolder],
         boxes_root: str,
         sentinel: str,
-        s3: S3Settings | None,
+        endpoint: s3.Endpoint | None,
         echo: Callable[[str], None],
     ):
         self.imports_dir = imports_dir
         self.boxes = sorted(boxes, key=lambda b: len(b.uri), reverse=True)
         self.boxes_root = boxes_root
         self.sentinel = sentinel
-        self.s3 = s3
+        self.endpoint = endpoint
         self.echo = echo
-        self._client: Any = None
+        self._s3: s3.S3 | None = None
         self._fetched: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -166,8 +99,8 @@ class DataResolver:
             return place.path
         with self._lock:
             if uri not in self._fetched:
-                assert place.bucket is not None and place.key is not None
-                self._fetched[uri] = self._download(place.bucket, place.key, what)
+                assert place.location is not None
+                self._fetched[uri] = self._download(place.location, what)
             return self._fetched[uri]
 
     def _place(self, uri: str, what: str) -> _Place:
@@ -183,26 +116,28 @@ class DataResolver:
             return _Place(uri, path=urllib.request.url2pathname(parsed.path))
         box, inside = self._box_of(uri)
         if box is not None:
-            local = _within(box.folder, inside, uri, what)
+            local = s3.within(box.folder, inside, f"{what}: {uri}")
             if os.path.isdir(box.folder):
                 return _Place(uri, path=local, box=box)
-            if self.s3 is None or scheme not in _S3_SCHEMES:
+            if self.endpoint is None or scheme not in s3.SCHEMES:
                 raise UsageError(
                     f"{what}: {uri} is in the box '{box.name}', whose local folder "
                     f"{box.folder} does not exist, and no S3 endpoint is configured; put the "
-                    f"data at {local}, or set {S3_ENDPOINT_ENV} and AWS_ACCESS_KEY_ID/"
+                    f"data at {local}, or set {s3.ENDPOINT_ENV} (or --s3-endpoint, or "
+                    "s3.endpoint in unip-kfp.yaml) and AWS_ACCESS_KEY_ID/"
                     "AWS_SECRET_ACCESS_KEY to read it from S3"
                 )
-        if scheme in _S3_SCHEMES:
-            bucket, _, key = rest.partition("/")
-            if not bucket:
+        if scheme in s3.SCHEMES:
+            if not rest.partition("/")[0]:
                 raise UsageError(f"{what}: {uri}: no bucket in the URI")
-            if self.s3 is None:
+            if self.endpoint is None:
                 raise UsageError(
-                    f"{what}: {uri} is in S3: set {S3_ENDPOINT_ENV} (host:port or URL) and "
+                    f"{what}: {uri} is in S3: set {s3.ENDPOINT_ENV} (host:port or URL; or "
+                    "--s3-endpoint, or s3.endpoint in unip-kfp.yaml) and "
                     "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY to read it, or pass a local path"
                 )
-            return _Place(uri, bucket=bucket, key=key, box=box)
+            s3.credentials()  # missing keys: a usage error before anything runs
+            return _Place(uri, location=s3.Location.parse(uri), box=box)
         raise UsageError(
             f"{what}: {uri}: the local runner reads local paths, file://, s3:// and minio:// "
             "URIs only"
@@ -220,62 +155,18 @@ class DataResolver:
         base = uri[: match.start("rest")].rstrip("/") if match.group("rest") else uri
         return BoxFolder(name, base, folder), (match.group("rest") or "").strip("/")
 
-    def _download(self, bucket: str, key: str, what: str) -> str:
-        from minio.error import S3Error
-        from urllib3.exceptions import HTTPError
-
-        assert self.s3 is not None
-        if self._client is None:
-            self._client = self.s3.client()
-        client = self._client
-        target_root = os.path.join(self.imports_dir, str(len(self._fetched) + 1))
-        name = os.path.basename(key.rstrip("/")) or bucket
-        target = os.path.join(target_root, name)
-        uri = f"s3://{bucket}/{key}"
-        try:
-            if key and not key.endswith("/") and _exists(client, bucket, key):
-                client.fget_object(bucket, key, target)
-                self.echo(f"unip-kfp: {what}: downloaded {uri} ({os.path.getsize(target)} bytes)")
-                return target
-            prefix = key.rstrip("/") + "/" if key.strip("/") else ""
-            count = 0
-            os.makedirs(target, exist_ok=True)
-            for item in client.list_objects(bucket, prefix=prefix, recursive=True):
-                if item.is_dir or item.object_name.endswith("/"):
-                    continue
-                relative = item.object_name[len(prefix) :]
-                client.fget_object(bucket, item.object_name, _within(target, relative, uri, what))
-                count += 1
-        except S3Error as exc:
-            raise UnreachableError(f"{what}: cannot read {uri}: {exc.code}: {exc.message}") from exc
-        except ValueError as exc:  # minio checks bucket and object names client-side
-            raise UsageError(f"{what}: cannot read {uri}: {exc}") from exc
-        except HTTPError as exc:
-            raise UnreachableError(
-                f"{what}: cannot reach S3 at {self.s3.endpoint} for {uri}: {exc}"
-            ) from exc
-        if count == 0:
+    def _download(self, location: s3.Location, what: str) -> str:
+        assert self.endpoint is not None
+        if self._s3 is None:
+            self._s3 = s3.S3(self.endpoint)
+        name = os.path.basename(location.key) or location.bucket
+        target = os.path.join(self.imports_dir, str(len(self._fetched) + 1), name)
+        uri = location.uri
+        done = self._s3.download(location, target, f"reading {uri} for {what}")
+        if done.is_file:
+            self.echo(f"unip-kfp: {what}: downloaded {uri} ({os.path.getsize(target)} bytes)")
+        elif done.files == 0:
             self.echo(f"unip-kfp: {what}: warning: nothing at {uri}; it is an empty folder")
         else:
-            self.echo(f"unip-kfp: {what}: downloaded {count} file(s) under {uri}")
+            self.echo(f"unip-kfp: {what}: downloaded {done.files} file(s) under {uri}")
         return target
-
-
-def _exists(client: Any, bucket: str, key: str) -> bool:
-    from minio.error import S3Error
-
-    try:
-        client.stat_object(bucket, key)
-    except S3Error as exc:
-        if exc.code in ("NoSuchKey", "NotFound", "ResourceNotFound"):
-            return False
-        raise
-    return True
-
-
-def _within(root: str, relative: str, uri: str, what: str) -> str:
-    """`root/relative`, refusing anything that would land outside `root` (`..`, absolute)."""
-    joined = os.path.normpath(os.path.join(root, relative)) if relative else root
-    if joined != root and not joined.startswith(root.rstrip(os.sep) + os.sep):
-        raise UsageError(f"{what}: {uri}: '{relative}' leads outside {root}")
-    return joined

@@ -7,15 +7,15 @@ conditions outside the supported CEL subset, dependency cycles.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2 as pb
 
 from ..errors import UsageError
+from ..target import parse_spec
 from .cel import Condition, ConditionError, compile_condition
 
 __all__ = ["ROOT", "Package", "StageRef", "constant_value"]
@@ -48,7 +48,8 @@ def constant_value(spec: Any) -> Any:
 class Package:
     """A pipeline package, parsed and checked for what the local runner supports."""
 
-    def __init__(self, content: bytes, source: str):
+    def __init__(self, content: bytes | Mapping[str, Any], source: str):
+        """From the package's bytes, or its spec already parsed (`target.parse_spec`)."""
         self.source = source
         self.spec = _parse(content, source)
         executors = json_format.MessageToDict(self.spec.deployment_spec).get("executors", {})
@@ -102,19 +103,6 @@ class Package:
             elif self.executor(child).WhichOneof("spec") == "container":
                 yield StageRef((*scope, name), task.task_info.name or name)
 
-    def file_parameters(self) -> set[str]:
-        """Root STRING parameters that feed an importer's URI, directly or through sub-DAGs.
-
-        That is how a package says "this parameter is a file input", whatever the
-        parameter's name or description.
-        """
-        string = pb.ParameterType.ParameterTypeEnum.STRING
-        return {
-            name
-            for name, spec in self.root.input_definitions.parameters.items()
-            if spec.parameter_type == string and self._feeds_importer(ROOT, name)
-        }
-
     def constant_imports(self) -> Iterator[tuple[str, str]]:
         """(display name, URI) of every importer with a constant URI, anywhere in the DAG."""
         yield from self._constant_imports(ROOT)
@@ -133,27 +121,6 @@ class Package:
             uri_spec = executor.importer.artifact_uri
             if uri_spec.WhichOneof("value") in ("constant", "constant_value"):
                 yield task.task_info.name or name, str(constant_value(uri_spec))
-
-    def _feeds_importer(self, ref: str, parameter: str) -> bool:
-        for task in self.component(ref).dag.tasks.values():
-            child = self.component(task.component_ref.name)
-            for key, spec in task.inputs.parameters.items():
-                if spec.WhichOneof("kind") != "component_input_parameter":
-                    continue
-                if spec.component_input_parameter != parameter:
-                    continue
-                if child.WhichOneof("implementation") == "dag":
-                    if self._feeds_importer(task.component_ref.name, key):
-                        return True
-                    continue
-                executor = self.executor(child)
-                if (
-                    executor.WhichOneof("spec") == "importer"
-                    and executor.importer.artifact_uri.WhichOneof("value") == "runtime_parameter"
-                    and executor.importer.artifact_uri.runtime_parameter == key
-                ):
-                    return True
-        return False
 
     def _check(self, ref: str, where: str, active: set[str]) -> None:
         """Walk every reachable component once; refuse what cannot run here."""
@@ -226,19 +193,9 @@ def _topological(tasks: Any, where: str, source: str) -> list[str]:
     return order
 
 
-def _parse(content: bytes, source: str) -> Any:
+def _parse(content: bytes | Mapping[str, Any], source: str) -> Any:
+    spec = parse_spec(content, source) if isinstance(content, bytes) else content
     try:
-        documents = [d for d in yaml.safe_load_all(content) if d is not None]
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{source}: not a pipeline package (YAML error: {exc})") from None
-    if not documents or not isinstance(documents[0], dict):
-        raise UsageError(f"{source}: not a pipeline package (empty)")
-    first = documents[0]
-    if "pipelineInfo" not in first or "root" not in first:
-        raise UsageError(
-            f"{source}: not a pipeline package (no pipelineInfo/root; a component file?)"
-        )
-    try:
-        return json_format.ParseDict(first, pb.PipelineSpec(), ignore_unknown_fields=True)
+        return json_format.ParseDict(spec, pb.PipelineSpec(), ignore_unknown_fields=True)
     except json_format.ParseError as exc:
         raise UsageError(f"{source}: not a valid pipeline package: {exc}") from None

@@ -15,19 +15,25 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
+from .. import s3
 from ..errors import RunFailedError, UnipKfpError, UsageError
 from ..naming import ENV_PREFIX
-from ..plan import SENTINEL_URI, PipelinePlan
+from ..plan import PipelinePlan
 from ..project import Project
+from ..target import prepare
 from ..wrapper import TARGET_ROOT_ENV
 from .arguments import RunArguments, output_destinations, run_arguments
 from .dag import Outputs, RunLayout, Walker
-from .data import BoxFolder, DataResolver, S3Settings
+from .data import BoxFolder, DataResolver
 from .package import Package
 from .process import Supervisor, Terminated, ignoring_signals, stop_on_signals
 from .result import LocalRunResult, RunInterruptedError, StageFailedError, Status
 from .summary import summary_lines
+
+if TYPE_CHECKING:
+    from ..package import CompiledPackage
 
 __all__ = ["run_local"]
 
@@ -35,7 +41,7 @@ Echo = Callable[[str], None]
 
 
 def run_local(
-    target: Project | str | os.PathLike[str],
+    target: Project | str | os.PathLike[str] | CompiledPackage,
     *,
     pipeline: str | None = None,
     inputs: Mapping[str, str] | None = None,
@@ -51,37 +57,40 @@ def run_local(
 ) -> LocalRunResult:
     """Run one pipeline here and return what happened.
 
-    `target` is a loaded `Project` (compiled first, with `parallel` if asked) or the path
-    (`str` or `os.PathLike`) of a compiled package file. `inputs` are `-i` values by name;
-    `outputs` map output names to folders to copy them to after a successful run. Stages
-    run in `workdir` (default: the folder above the manifests folder, the folder of a
-    manifest file, or the current folder for a package file). Raises `UsageError` (nothing
-    ran) for bad inputs, outputs or unreadable data, `StageFailedError` when a stage fails
-    (the run folder is kept), and `RunInterruptedError` on SIGTERM (KeyboardInterrupt on
-    Ctrl-C) after stopping the running stages' process groups.
+    `target` is a loaded `Project` (compiled first, with `parallel` if asked), the path
+    (`str` or `os.PathLike`) of a compiled package file, or a `CompiledPackage` (see
+    `unip_kfp.target`). `inputs` are `-i` values by name; `outputs` map output names to
+    folders to copy them to after a successful run. Stages run in `workdir` (default: the
+    folder above the manifests folder, the folder of a manifest file, or the current folder
+    for a package). S3 data is read from `s3_endpoint`, else from the endpoint `unip_kfp.s3`
+    finds (environment, `unip-kfp.yaml`). Raises `UsageError` (nothing ran) for bad inputs,
+    outputs or unreadable data, `StageFailedError` when a stage fails (the run folder is
+    kept), and `RunInterruptedError` on SIGTERM (KeyboardInterrupt on Ctrl-C) after
+    stopping the running stages' process groups.
     """
     say = _serialized(echo or _to_stderr)
-    plan, content, source, default_workdir = _open(target, pipeline, parallel, say)
-    package = Package(content, source)
-    if plan is None and pipeline is not None and pipeline != package.name:
-        raise UsageError(f"{source} holds pipeline '{package.name}', not '{pipeline}'")
+    prepared = prepare(target, pipeline=pipeline, parallel=parallel)
+    if parallel and not prepared.from_manifests:
+        say("unip-kfp: note: --parallel applies when compiling; this package runs as compiled")
+    plan = prepared.plan
+    package = Package(prepared.spec, prepared.source)
     if jobs is not None and jobs < 1:
         raise UsageError(f"--jobs {jobs}: need at least 1")
-    folder = os.path.abspath(os.path.expanduser(workdir or default_workdir))
+    folder = os.path.abspath(os.path.expanduser(workdir or prepared.module_folder or os.getcwd()))
     if not os.path.isdir(folder):
         raise UsageError(f"--workdir {folder}: no such folder")
     arguments = run_arguments(package, plan, inputs or {})
     destinations = output_destinations(
         package, plan, outputs or {}, force=force, protected=(folder,)
     )
-    sentinel = plan.sentinel_uri if plan is not None else SENTINEL_URI
+    sentinel = plan.sentinel_uri
     layout = _new_layout(package.name, folder)
     resolver = DataResolver(
         imports_dir=layout.imports_dir,
         boxes=_box_folders(plan, folder),
         boxes_root=os.path.join(folder, ".unip-kfp", "boxes"),
         sentinel=sentinel,
-        s3=S3Settings.from_env(s3_endpoint),
+        endpoint=s3.find_endpoint(s3_endpoint, prepared.settings.config.s3),
         echo=say,
     )
     _check_data(package, arguments, resolver, sentinel)
@@ -239,36 +248,7 @@ def _replace_with_copy(source: str, dest: str, *, force: bool) -> None:
         shutil.copy2(source, dest)
 
 
-def _open(
-    target: Project | str | os.PathLike[str], pipeline: str | None, parallel: bool, echo: Echo
-) -> tuple[PipelinePlan | None, bytes, str, str]:
-    """(plan or None, package bytes, where it came from, default work folder)."""
-    if isinstance(target, Project):
-        plan = target.pipeline(pipeline)
-        content = target.compile(pipeline=plan.name, parallel=parallel)[0].content
-        return plan, content, plan.file, _module_folder(target.paths)
-    if not isinstance(target, (str, os.PathLike)):
-        raise TypeError(f"run_local: expected a Project or a package path, got {target!r}")
-    path = os.fspath(target)
-    try:
-        with open(path, "rb") as handle:
-            content = handle.read()
-    except OSError as exc:
-        raise UsageError(f"cannot read the package {path}: {exc.strerror}") from None
-    if parallel:
-        echo("unip-kfp: note: --parallel applies when compiling; this package runs as compiled")
-    return None, content, path, os.getcwd()
-
-
-def _module_folder(paths: tuple[str, ...]) -> str:
-    """The parent of the manifests folder, or the folder that holds the manifest file."""
-    first = os.path.abspath(paths[0])
-    return os.path.dirname(first)
-
-
-def _box_folders(plan: PipelinePlan | None, workdir: str) -> list[BoxFolder]:
-    if plan is None:
-        return []
+def _box_folders(plan: PipelinePlan, workdir: str) -> list[BoxFolder]:
     root = os.path.join(workdir, ".unip-kfp", "boxes")
     return [BoxFolder(b.s3_box_name, b.uri, os.path.join(root, b.s3_box_name)) for b in plan.boxes]
 

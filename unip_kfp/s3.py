@@ -1,0 +1,284 @@
+"""S3 for both backends: where it is, who we are, the `minio` client, its errors, downloads.
+
+Where S3 is and who we are come from the caller, never from a package:
+
+* endpoint: `--s3-endpoint` / `s3_endpoint=`, else `UNIP_KFP_S3_ENDPOINT`, else `s3.endpoint`
+  in `unip-kfp.yaml`, else `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`. `http://host:port`
+  means plain HTTP; a bare `host:port` uses `s3.secure` (default: TLS).
+* keys: `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` (+ `AWS_SESSION_TOKEN`), else
+  `MINIO_ACCESS_KEY`/`MINIO_SECRET_KEY`. They are never printed or logged.
+
+URIs are `minio://bucket/key` or `s3://bucket/key`: the bucket is the host part, as the KFP
+launcher reads them. Network failures and refusals are `UnreachableError` (exit 5) within
+seconds: the HTTP client retries connections once, not minio's default five times. Names
+the client refuses, and object names that would land outside a download folder, are
+`UsageError` (exit 2). `minio` is imported when a client is first needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from .config import S3Config
+from .errors import RunFailedError, UnreachableError, UsageError
+
+SCHEMES = ("minio", "s3")
+ENDPOINT_ENV = "UNIP_KFP_S3_ENDPOINT"
+_MISSING = {"NoSuchKey", "NoSuchObject", "NotFound", "ResourceNotFound"}
+_REFUSALS = {
+    "AccessDenied",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "InvalidToken",
+    "ExpiredToken",
+    "AllAccessDisabled",
+}
+
+
+@dataclass(frozen=True)
+class Location:
+    """An object or prefix in a bucket, with the scheme it was named by."""
+
+    scheme: str
+    bucket: str
+    key: str
+
+    @classmethod
+    def parse(cls, uri: str) -> Location:
+        parts = urllib.parse.urlsplit(uri)
+        if parts.scheme not in SCHEMES or not parts.netloc:
+            raise UsageError(
+                f"{uri}: only minio://bucket/key and s3://bucket/key can be transferred "
+                "(the bucket is the host part)"
+            )
+        return cls(parts.scheme, parts.netloc, parts.path.strip("/"))
+
+    @property
+    def uri(self) -> str:
+        return f"{self.scheme}://{self.bucket}/{self.key}".rstrip("/")
+
+    def child(self, *names: str) -> Location:
+        key = "/".join(p.strip("/") for p in (self.key, *names) if p.strip("/"))
+        return Location(self.scheme, self.bucket, key)
+
+    @property
+    def parent(self) -> Location:
+        return Location(self.scheme, self.bucket, self.key.rpartition("/")[0])
+
+    @property
+    def prefix(self) -> str:
+        """The key as a folder prefix (`a/b/`), or '' for the bucket root."""
+        return f"{self.key}/" if self.key else ""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the S3 API listens (no credentials in here: they are read when connecting)."""
+
+    host: str
+    secure: bool
+    region: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.secure else 'http'}://{self.host}"
+
+
+def find_endpoint(explicit: str | None = None, config: S3Config | None = None) -> Endpoint | None:
+    """The S3 endpoint by the precedence in the module doc, or None when none is set."""
+    config = config or S3Config()
+    raw = (
+        explicit
+        or os.environ.get(ENDPOINT_ENV)
+        or config.endpoint
+        or os.environ.get("AWS_ENDPOINT_URL_S3")
+        or os.environ.get("AWS_ENDPOINT_URL")
+        or ""
+    ).strip()
+    if not raw:
+        return None
+    region = config.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if "://" in raw:
+        parts = urllib.parse.urlsplit(raw)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/"):
+            raise UsageError(f"S3 endpoint {raw}: expected http(s)://host[:port] with no path")
+        return Endpoint(parts.netloc, parts.scheme == "https", region or None)
+    secure = True if config.secure is None else config.secure
+    return Endpoint(raw.strip("/"), secure, region or None)
+
+
+def resolve_endpoint(explicit: str | None = None, config: S3Config | None = None) -> Endpoint:
+    """`find_endpoint`, where no endpoint at all is a usage error."""
+    endpoint = find_endpoint(explicit, config)
+    if endpoint is None:
+        raise UsageError(
+            "box transfers need the S3 endpoint: pass --s3-endpoint URL, set "
+            f"{ENDPOINT_ENV}, or s3.endpoint in unip-kfp.yaml (Kubeflow's own store: "
+            "kubectl port-forward -n kubeflow svc/minio-service 9000:9000, then "
+            "--s3-endpoint http://localhost:9000)"
+        )
+    return endpoint
+
+
+def credentials() -> tuple[str, str, str | None]:
+    """(access key, secret key, session token) from the environment; none is a usage error."""
+    access = os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("MINIO_ACCESS_KEY")
+    secret = os.environ.get("AWS_SECRET_ACCESS_KEY") or os.environ.get("MINIO_SECRET_KEY")
+    if not access or not secret:
+        raise UsageError(
+            "S3 transfers need S3 keys (credentials): set AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY (or MINIO_ACCESS_KEY and MINIO_SECRET_KEY) in the environment"
+        )
+    return access, secret, os.environ.get("AWS_SESSION_TOKEN") or None
+
+
+def make_client(endpoint: Endpoint) -> Any:
+    """A `minio.Minio` for `endpoint`: 5 s to connect, one connection retry, checked TLS."""
+    import certifi
+    import urllib3
+    from minio import Minio
+
+    access, secret, session = credentials()
+    http = urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=5, read=120),
+        retries=urllib3.Retry(
+            total=3, connect=1, read=1, backoff_factor=0.2,
+            status_forcelist=[500, 502, 503, 504],
+        ),
+        cert_reqs="CERT_REQUIRED",
+        ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
+    )
+    return Minio(
+        endpoint.host, access_key=access, secret_key=secret, session_token=session,
+        secure=endpoint.secure, region=endpoint.region, http_client=http,
+    )
+
+
+class Downloaded(NamedTuple):
+    """What `S3.download` wrote: one file, or `files` files under a folder."""
+
+    is_file: bool
+    files: int
+
+
+class S3:
+    """One endpoint's client (created when first needed) with the error mapping."""
+
+    def __init__(self, endpoint: Endpoint):
+        self.endpoint = endpoint
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = make_client(self.endpoint)
+        return self._client
+
+    @contextlib.contextmanager
+    def errors(self, action: str) -> Iterator[None]:
+        """S3 and network failures while `action` as `UnreachableError`, with a hint."""
+        from minio.error import InvalidResponseError, S3Error
+        from urllib3.exceptions import HTTPError as Urllib3Error
+
+        where = self.endpoint.url
+        try:
+            yield
+        except S3Error as exc:
+            if exc.code in _REFUSALS:
+                raise UnreachableError(
+                    f"S3 at {where} refused {action} ({exc.code})\n    hint: check "
+                    "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY and the bucket's policy"
+                ) from None
+            if exc.code == "NoSuchBucket":
+                raise UnreachableError(
+                    f"S3 at {where}: bucket '{exc.bucket_name}' does not exist ({action})\n"
+                    "    hint: check the box URI (--box, unip-kfp.yaml) and the S3 endpoint"
+                ) from None
+            raise UnreachableError(
+                f"S3 at {where} failed {action}: {exc.code}: {exc.message}"
+            ) from None
+        except InvalidResponseError as exc:
+            raise UnreachableError(
+                f"{where} does not answer like S3 while {action} (HTTP {exc._code}); "
+                "is --s3-endpoint the S3 API (not a console)?"
+            ) from None
+        except (Urllib3Error, OSError) as exc:
+            if isinstance(exc, OSError) and not _is_network_error(exc):
+                raise RunFailedError(f"{action}: {exc}") from None
+            raise UnreachableError(
+                f"cannot reach S3 at {where} while {action}: {_reason(exc)}\n    hint: check "
+                "--s3-endpoint / UNIP_KFP_S3_ENDPOINT / s3.endpoint (a port-forward running?)"
+            ) from None
+        except ValueError as exc:  # minio checks bucket and object names client-side
+            raise UsageError(f"S3 names refused while {action}: {exc}") from None
+
+    def is_file(self, location: Location, action: str | None = None) -> bool:
+        """An object with exactly this key (not the bucket root)."""
+        from minio.error import S3Error
+
+        if not location.key:
+            return False
+        with self.errors(action or f"reading {location.uri}"):
+            try:
+                self.client.stat_object(location.bucket, location.key)
+            except S3Error as exc:
+                if exc.code in _MISSING:
+                    return False
+                raise
+        return True
+
+    def names(self, location: Location, action: str | None = None) -> list[str]:
+        """Keys under `location` taken as a folder, relative to it (sorted)."""
+        prefix = location.prefix
+        with self.errors(action or f"listing {location.uri}/"):
+            names = [
+                o.object_name
+                for o in self.client.list_objects(location.bucket, prefix, recursive=True)
+                if not o.is_dir
+            ]
+        return sorted(n[len(prefix):] for n in names if not n.endswith("/"))
+
+    def download(self, location: Location, target: str, action: str | None = None
+                 ) -> Downloaded:
+        """The key as a file to the path `target` when it is an object, else every object
+        under `key/` into the folder `target` (created, even for none)."""
+        action = action or f"downloading {location.uri}"
+        if self.is_file(location, action):
+            with self.errors(action):
+                self.client.fget_object(location.bucket, location.key, target)
+            return Downloaded(True, 1)
+        root = os.path.abspath(target)
+        names = self.names(location, action)
+        paths = [within(root, name, location.uri) for name in names]  # all checked first
+        os.makedirs(root, exist_ok=True)
+        for name, path in zip(names, paths, strict=True):
+            with self.errors(action):
+                self.client.fget_object(location.bucket, location.prefix + name, path)
+        return Downloaded(False, len(paths))
+
+
+def within(root: str, relative: str, what: str) -> str:
+    """`root/relative`, refusing anything that would land outside `root` (`..`, absolute)."""
+    joined = os.path.normpath(os.path.join(root, relative)) if relative else root
+    if joined != root and not joined.startswith(root.rstrip(os.sep) + os.sep):
+        raise UsageError(f"{what}: '{relative}' leads outside {root}")
+    return joined
+
+
+def _is_network_error(exc: OSError) -> bool:
+    import socket
+
+    return isinstance(exc, (ConnectionError, TimeoutError, socket.gaierror, socket.timeout))
+
+
+def _reason(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", None)
+    text = str(reason or exc)
+    if "Connection refused" in text or isinstance(reason, ConnectionRefusedError):
+        return "connection refused (nothing listens there)"
+    return text
