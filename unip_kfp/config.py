@@ -10,6 +10,9 @@ from the caller's environment, and in the cluster from the Kubernetes Secrets na
         uri: s3://my-bucket/unip/data-box
         secret: data-box-s3            # Secret exposed to stages as AWS_* variables
     imagePullSecrets: [regcred]
+    nodeSelector: {pool: cpu}          # every stage; tolerations: [...] likewise
+    stages:
+      train: {nodeSelector: {pool: gpu}, tolerations: [{key: gpu, operator: Exists}]}
     s3: {endpoint: http://minio.example:9000}
     kubeflow: {host: https://kubeflow.example, namespace: team-a}
 """
@@ -18,11 +21,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import Issue, ManifestError, Severity
-from .yamlsource import CONFIG_FILE_NAMES, format_path, read_documents
+from .yamlsource import CONFIG_FILE_NAMES, Document, FieldPath, format_path, read_documents
 
 _CREDENTIAL_KEYS = {"accesskey", "secretkey", "access_key", "secret_key", "password", "token"}
 
@@ -56,7 +60,25 @@ class KubeflowConfig(_Model):
     pipeline_root: str | None = Field(default=None, alias="pipelineRoot")
 
 
-class ProjectConfig(_Model):
+class Toleration(_Model):
+    key: str | None = None
+    operator: Literal["Equal", "Exists"] | None = None
+    value: str | None = None
+    effect: Literal["NoExecute", "NoSchedule", "PreferNoSchedule"] | None = None
+    toleration_seconds: int | None = Field(default=None, alias="tolerationSeconds")
+
+
+class Scheduling(_Model):
+    """Where stages may run: Kubernetes node selector labels and tolerations."""
+
+    node_selector: dict[str, str] = Field(default_factory=dict, alias="nodeSelector")
+    tolerations: list[Toleration] = Field(default_factory=list)
+
+
+class ProjectConfig(Scheduling):
+    """The whole file; its own nodeSelector/tolerations apply to every stage."""
+
+    stages: dict[str, Scheduling] = Field(default_factory=dict)
     user: str | None = None
     boxes: dict[str, BoxConfig] = Field(default_factory=dict)
     image_pull_secrets: list[str] = Field(default_factory=list, alias="imagePullSecrets")
@@ -70,6 +92,12 @@ class Settings:
 
     config: ProjectConfig = field(default_factory=ProjectConfig)
     file: str | None = None
+    doc: Document | None = None
+
+    def issue(self, path: FieldPath, message: str, hint: str) -> Issue:
+        """An error located in the config file (for rules that need the manifests too)."""
+        line = self.doc.line_of(path) if self.doc else None
+        return Issue(Severity.ERROR, message, self.file, line, format_path(path), hint)
 
 
 def find_config(paths: list[str] | tuple[str, ...]) -> str | None:
@@ -121,7 +149,7 @@ def load_settings(file: str | None) -> Settings:
             ]
         )
     try:
-        return Settings(ProjectConfig.model_validate(data), file)
+        return Settings(ProjectConfig.model_validate(data), file, doc)
     except ValidationError as exc:
         raise ManifestError(
             [

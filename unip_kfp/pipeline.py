@@ -195,6 +195,17 @@ class _Assembly:
         for key, count in stage.accelerators:
             task.set_accelerator_type(key)
             task.set_accelerator_limit(count)
+        for label, value in stage.node_selector:
+            kubernetes.add_node_selector(task, label, value)
+        for toleration in stage.tolerations:
+            kubernetes.add_toleration(
+                task,
+                key=toleration.key,
+                operator=toleration.operator,
+                value=toleration.value,
+                effect=toleration.effect,
+                toleration_seconds=toleration.seconds,
+            )
         if self.plan.image_pull_secrets:
             kubernetes.set_image_pull_secrets(task, list(self.plan.image_pull_secrets))
         secrets = {(box.secret, box.secret_keys) for box in self.secret_boxes(stage)}

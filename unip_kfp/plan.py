@@ -13,11 +13,12 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import Enum
+from typing import Any
 
 from . import models
 from .config import Settings
 from .errors import Issue, ManifestError, Severity, UsageError
-from .loader import ManifestSet
+from .loader import ManifestSet, did_you_mean
 from .models import VALUE_DATATYPES
 from .naming import env_name, io_name, task_name
 from .roles import Role, roles, usages
@@ -106,6 +107,15 @@ class Binding:
 
 
 @dataclass(frozen=True)
+class Toleration:
+    key: str | None = None
+    operator: str | None = None
+    value: str | None = None
+    effect: str | None = None
+    seconds: int | None = None
+
+
+@dataclass(frozen=True)
 class Stage:
     name: str
     task: str
@@ -120,6 +130,8 @@ class Stage:
     outputs: tuple[Binding, ...]
     after: str | None
     needs: tuple[str, ...]
+    node_selector: tuple[tuple[str, str], ...] = ()
+    tolerations: tuple[Toleration, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -229,6 +241,7 @@ def build_plan(
         for p, loaded in manifests.of_kind(models.ExperimentPipeline)
     )
     _check_box_overrides(plans, boxes or {})
+    _check_configured_stages(plans, settings)
     return ProjectPlan(plans, tuple(i for i in issues if i.severity is Severity.WARNING))
 
 
@@ -340,7 +353,7 @@ def _plan_pipeline(
             )
         )
     by_name = {v.name: v for v in variables}
-    stages = _plan_stages(spec, by_name, boxes)
+    stages = _plan_stages(spec, by_name, boxes, settings)
     description = f"UNIP ExperimentPipeline {pipeline.metadata.name}" + (
         f" (API: {api.metadata.name})" if api else ""
     )
@@ -360,7 +373,10 @@ def _plan_pipeline(
 
 
 def _plan_stages(
-    spec: models.PipelineSpec, variables: Mapping[str, Variable], boxes: tuple[Box, ...]
+    spec: models.PipelineSpec,
+    variables: Mapping[str, Variable],
+    boxes: tuple[Box, ...],
+    settings: Settings,
 ) -> tuple[Stage, ...]:
     stages: list[Stage] = []
     writer: dict[str, str] = {}
@@ -419,11 +435,45 @@ def _plan_stages(
                 outputs=tuple(outputs),
                 after=stages[-1].name if stages else None,
                 needs=needs,
+                **_scheduling(settings, stage.name),
             )
         )
         for ref in stage.outputs:
             writer[ref.name] = stage.name
     return tuple(stages)
+
+
+def _scheduling(settings: Settings, stage: str) -> dict[str, Any]:
+    """Node selector and tolerations of a stage: the file's own, then the stage's on top."""
+    config = settings.config
+    own = config.stages.get(stage)
+    selector = {**config.node_selector, **(own.node_selector if own else {})}
+    tolerations = [*config.tolerations, *(own.tolerations if own else [])]
+    return {
+        "node_selector": tuple(selector.items()),
+        "tolerations": tuple(
+            Toleration(t.key, t.operator, t.value, t.effect, t.toleration_seconds)
+            for t in tolerations
+        ),
+    }
+
+
+def _check_configured_stages(plans: Sequence[PipelinePlan], settings: Settings) -> None:
+    """Every stage named under `stages:` in unip-kfp.yaml must exist (a typo would be silent)."""
+    known = [s.name for p in plans for s in p.stages]
+    issues = []
+    for name in settings.config.stages:
+        if name not in known:
+            guess = did_you_mean(name, known)
+            issues.append(
+                settings.issue(
+                    ("stages", name),
+                    f"no stage named '{name}' in the pipelines",
+                    f"did you mean '{guess}'?" if guess else f"stages: {', '.join(known)}",
+                )
+            )
+    if issues:
+        raise ManifestError(issues)
 
 
 def _as_text(value: object) -> str | None:
