@@ -22,10 +22,14 @@ from pathlib import Path
 
 from .. import s3
 from ..errors import UsageError
+from ..plan import DEFAULT_BOX_ROOT
 
 __all__ = ["Artifact", "BoxFolder", "DataResolver", "file_uri"]
 
-_CONVENTION = re.compile(r"^minio://mlpipeline/unip/[^/]+/(?P<box>[^/]+)(?:/(?P<rest>.*))?$")
+# `plan.DEFAULT_BOX_ROOT/<namespace>/<s3BoxName>/<rest>`: boxes of a package without manifests.
+_CONVENTION = re.compile(
+    "^" + re.escape(DEFAULT_BOX_ROOT) + r"/[^/]+/(?P<box>[^/]+)(?:/(?P<rest>.*))?$"
+)
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["run_local"]
 
 Echo = Callable[[str], None]
+STATE_DIR = ".unip-kfp"  # per module folder: local boxes and runs
 
 
 def run_local(
@@ -88,7 +89,7 @@ def run_local(
     resolver = DataResolver(
         imports_dir=layout.imports_dir,
         boxes=_box_folders(plan, folder),
-        boxes_root=os.path.join(folder, ".unip-kfp", "boxes"),
+        boxes_root=_boxes_root(folder),
         sentinel=sentinel,
         endpoint=s3.find_endpoint(s3_endpoint, prepared.settings.config.s3),
         echo=say,
@@ -248,14 +249,19 @@ def _replace_with_copy(source: str, dest: str, *, force: bool) -> None:
         shutil.copy2(source, dest)
 
 
+def _boxes_root(workdir: str) -> str:
+    """Local stand-ins of boxes: `<workdir>/.unip-kfp/boxes/<s3BoxName>/`."""
+    return os.path.join(workdir, STATE_DIR, "boxes")
+
+
 def _box_folders(plan: PipelinePlan, workdir: str) -> list[BoxFolder]:
-    root = os.path.join(workdir, ".unip-kfp", "boxes")
+    root = _boxes_root(workdir)
     return [BoxFolder(b.s3_box_name, b.uri, os.path.join(root, b.s3_box_name)) for b in plan.boxes]
 
 
 def _new_layout(pipeline: str, workdir: str) -> RunLayout:
     """A fresh run id and folder name; the folder is created once the checks pass."""
-    runs = os.path.join(workdir, ".unip-kfp", "runs")
+    runs = os.path.join(workdir, STATE_DIR, "runs")
     while True:
         run_id = f"{pipeline}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
         if not os.path.lexists(os.path.join(runs, run_id)):
