@@ -147,22 +147,19 @@ def plan(
         click.echo("\n\n".join(render.plan_text(p) for p in chosen))
 
 
-def _register_optional_commands() -> None:
-    """Commands that live in their own modules (each imports kfp only when it runs)."""
-    import importlib
+def _register_commands() -> None:
+    """Commands that live in their own modules (each imports kfp only when it runs).
 
-    for module in ("cli_compile", "cli_run", "cli_kubeflow"):
-        try:
-            loaded = importlib.import_module(f"{__package__}.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__package__}.{module}":
-                raise
-            continue
-        for command in getattr(loaded, "COMMANDS", ()):
+    Imported here, at the end, because those modules use the helpers defined above.
+    """
+    from . import cli_compile, cli_kubeflow, cli_run
+
+    for module in (cli_compile, cli_run, cli_kubeflow):
+        for command in module.COMMANDS:
             main.add_command(command)
 
 
-_register_optional_commands()
+_register_commands()
 
 __all__ = [
     "ManifestError",
