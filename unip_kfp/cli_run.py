@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from .cli import handle_errors, parse_pairs, plan_options
+from .cli import handle_errors, load_for_command, parse_pairs, plan_options
 from .config import find_config, load_settings
 from .errors import UsageError
 from .package import is_package
@@ -56,7 +56,7 @@ def run(path: str, pipeline: str | None, inputs: tuple[str, ...], outputs: tuple
     """Run a pipeline: here (default) or on Kubeflow (--host)."""
     input_map = parse_pairs("-i", inputs)
     output_map = parse_pairs("-o", outputs)
-    target = path if is_package(path) else _load(path, boxes, user, strict, config)
+    target = path if is_package(path) else load_for_command([path], boxes, user, strict, config)
     settings = target.settings if isinstance(target, Project) else load_settings(
         config or find_config([path]))
     remote = not force_local and bool(host or os.environ.get("KF_PIPELINES_ENDPOINT")
@@ -87,13 +87,6 @@ def run(path: str, pipeline: str | None, inputs: tuple[str, ...], outputs: tuple
         for name, dest in handle.outputs(output_map, force=force).items():
             click.echo(f"{name}: {dest}", err=True)
     sys.stdout.flush()
-
-
-def _load(path: str, boxes: tuple[str, ...], user: str | None, strict: bool,
-          config: str | None) -> Project:
-    from .cli import load_for_command
-
-    return load_for_command([path], boxes, user, strict, config)
 
 
 COMMANDS = (run,)
