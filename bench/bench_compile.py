@@ -1,44 +1,50 @@
-"""Compile time of unip-kfp against a hand-written KFP DSL pipeline of the same shape.
+"""Compile time of `unip-kfp compile` against a hand-written KFP DSL script, whole processes.
 
-1. In process, for N = 1, 10, 100, 500 chained stages (each stage has its own image and
-   command, one artifact in and one out):
-   - unip-kfp: `unip_kfp.load(folder).compile()` on generated manifests. This covers
-     reading, validating, planning, building the components and the pipeline, and compiling.
-   - KFP DSL: N `@dsl.container_component`s with one `Input[Artifact]` and one
-     `Output[Artifact]` each, an importer feeding the first stage, and
-     `compiler.Compiler().compile`.
-   It prints the best of several runs for both and their ratio. Target: ratio <= 1.2 at N = 500.
-2. A cold start of `unip-kfp compile examples/train-test/manifests` as a subprocess, best
-   of 5. Target: < 1.5 s.
+Both sides compile an N-stage chain (N = 100, 500, 2000 by default) in which every stage
+has its own image and command, one artifact in and one out, one env var and cpu/memory
+limits, as real manifests do:
+- unip-kfp: a `unip-kfp compile <manifests> -o <file>` process, as users run it (click,
+  reading, validating, planning, building, compiling, writing).
+- KFP DSL: a `python <this file> --dsl-chain N OUT` process: N `@dsl.container_component`s,
+  an importer feeding the first, and per task the settings unip-kfp's package has
+  (`set_env_variable`, `set_cpu_request`/`set_cpu_limit`, `set_memory_request`/
+  `set_memory_limit`), then `compiler.Compiler().compile`. A second DSL variant sets only
+  the limits and the env var (the issue #15 baseline: fewer setters, a smaller package).
+Each figure is the best of R processes; the sides alternate within a round so both see the
+same machine load. Peak memory is the child's own maximum RSS (`os.wait4`).
 
-It prints PASS/FAIL for each target and exits 1 when a target is missed. On a miss (or with
-`--profile`), it times unip-kfp's phases at the largest N; `--profile` adds cProfile tables
-(cumulative and own time).
+Targets (exit status 1 on a miss): unip-kfp <= 1.0x the faster DSL variant at N = 500;
+linear: seconds per extra stage from 500 to 2000 <= 1.25x that from 100 to 500; cold start
+of `unip-kfp compile examples/train-test/manifests` < 1.5 s. Also printed, for the package
+size work: bytes per stage of both packages and the largest N whose package stays under
+1.3 MiB (estimated from the sizes, then checked by compiling N and N + 1).
 
-    python bench/bench_compile.py [--sizes 1,10,100,500] [--runs 3] [--profile]
+    python bench/bench_compile.py [--sizes 100,500,2000] [--runs 3] [--profile]
 """
 
 # No `from __future__ import annotations`: kfp reads the DSL components' annotations at run
 # time.
 
 import argparse
-import cProfile
-import gc
-import io
+import os
 import pstats
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "train-test" / "manifests"
-RATIO_TARGET = 1.2
+RATIO_TARGET = 1.0
 RATIO_AT = 500
+LINEAR_TOLERANCE = 1.25
 COLD_TARGET_S = 1.5
+SIZE_LIMIT = int(1.3 * 1024 * 1024)
+CPU, MEMORY = "500m", "256Mi"
 HEADER = """\
 apiVersion: unified-platform.cs.hse.ru/v1
 kind: ExperimentPipeline
@@ -62,31 +68,65 @@ STAGE = """\
         - name: v{i}
       outputs:
         - name: v{j}
+      env:
+        - name: STEP
+          value: "{i}"
+      resourceLimits:
+        cpu: {cpu}
+        memory: {memory}
       entryPoint:
         cmd: [python3, stage_{i}.py, --step, "{i}"]
 """
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One side at one N: best wall time, peak RSS and package size."""
+
+    seconds: float
+    peak_mib: float
+    size: int
+
+
+@dataclass(frozen=True)
+class Side:
+    """How to compile an N-stage chain in a fresh process, and where the package lands."""
+
+    label: str
+    command: Callable[[int, Path], list[str]]
+
+    def run(self, n: int, scratch: Path) -> Figure:
+        """One whole process: wall time, its own peak RSS (wait4), the bytes it wrote."""
+        out = scratch / f"{self.label}-{n}.yaml"
+        with tempfile.TemporaryFile() as errors:
+            start = time.perf_counter()
+            child = subprocess.Popen(
+                self.command(n, out), stdout=subprocess.DEVNULL, stderr=errors, cwd=ROOT
+            )
+            _, status, usage = os.wait4(child.pid, 0)
+            elapsed = time.perf_counter() - start
+            child.returncode = os.waitstatus_to_exitcode(status)
+            if child.returncode != 0:
+                errors.seek(0)
+                text = errors.read().decode(errors="replace")
+                raise SystemExit(f"{self.label} N={n} failed ({child.returncode}):\n{text}")
+        return Figure(elapsed, usage.ru_maxrss / 1024, out.stat().st_size)
 
 
 def write_manifest(folder: Path, n: int) -> Path:
     """An N-stage chain: stage i reads v<i> and writes v<i+1>; v0 is the input."""
     text = HEADER.format(n=n)
     text += "".join(f"    - name: v{i}\n" for i in range(n + 1))
-    text += "  stages:\n" + "".join(STAGE.format(i=i, j=i + 1) for i in range(n))
+    stages = (STAGE.format(i=i, j=i + 1, cpu=CPU, memory=MEMORY) for i in range(n))
+    text += "  stages:\n" + "".join(stages)
     path = folder / f"bench-{n}" / "pipeline.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path.parent
 
 
-def compile_unip(folder: Path) -> int:
-    import unip_kfp
-
-    (package,) = unip_kfp.load(str(folder), user="bench").compile()
-    return len(package.content)
-
-
-def compile_dsl(n: int, scratch: Path) -> int:
-    """The same shape written by hand with the KFP DSL, compiled to a file."""
+def dsl_chain(n: int, out: str, requests: bool) -> None:
+    """The same chain written by hand with the KFP DSL, as a user's script would."""
     from kfp import compiler, dsl
     from kfp.dsl import Artifact, Input, Output
 
@@ -106,29 +146,147 @@ def compile_dsl(n: int, scratch: Path) -> int:
     @dsl.pipeline(name=f"dsl-{n}")
     def chain(v0: str) -> Artifact:
         previous = dsl.importer(artifact_uri=v0, artifact_class=dsl.Artifact).output
-        for component in components:
-            previous = component(source=previous).outputs["result"]
+        for i, component in enumerate(components):
+            task = component(source=previous)
+            task.set_env_variable("STEP", str(i))
+            if requests:
+                task.set_cpu_request(CPU).set_memory_request(MEMORY)
+            task.set_cpu_limit(CPU).set_memory_limit(MEMORY)
+            previous = task.outputs["result"]
         return previous
 
-    path = scratch / f"dsl-{n}.yaml"
-    compiler.Compiler().compile(chain, str(path))
-    return path.stat().st_size
-
-
-def best_of(runs: int, func: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        gc.collect()
-        start = time.perf_counter()
-        func()
-        best = min(best, time.perf_counter() - start)
-    return best
+    compiler.Compiler().compile(chain, out)
 
 
 def cli_command() -> list[str]:
     script = Path(sys.executable).parent / "unip-kfp"
     found = str(script) if script.exists() else shutil.which("unip-kfp")
     return [found] if found else [sys.executable, "-m", "unip_kfp"]
+
+
+def sides(scratch: Path, folders: dict[int, Path]) -> tuple[Side, Side, Side]:
+    """unip-kfp's CLI, the DSL with the same settings, the DSL with limits and env only."""
+
+    def unip(n: int, out: Path) -> list[str]:
+        if n not in folders:
+            folders[n] = write_manifest(scratch, n)
+        return [*cli_command(), "compile", str(folders[n]), "-o", str(out), "--user", "bench"]
+
+    def dsl(*extra: str) -> Callable[[int, Path], list[str]]:
+        return lambda n, out: [sys.executable, __file__, "--dsl-chain", str(n), str(out), *extra]
+
+    return (
+        Side("unip-kfp", unip),
+        Side("dsl", dsl()),
+        Side("dsl-limits", dsl("--limits-only")),
+    )
+
+
+def measure(
+    group: Sequence[Side], sizes: Sequence[int], runs: int, scratch: Path
+) -> dict[tuple[str, int], Figure]:
+    """Best of `runs` per side and N, alternating the sides within each round."""
+    best: dict[tuple[str, int], Figure] = {}
+    for n in sizes:
+        for _ in range(runs):
+            for side in group:
+                figure = side.run(n, scratch)
+                old = best.get((side.label, n))
+                if old is None or figure.seconds < old.seconds:
+                    peak = max(figure.peak_mib, old.peak_mib if old else 0.0)
+                    best[side.label, n] = Figure(figure.seconds, peak, figure.size)
+    return best
+
+
+def print_times(
+    figures: dict[tuple[str, int], Figure], group: Sequence[Side], sizes: Sequence[int]
+) -> bool:
+    """The time table; True when the ratio target at RATIO_AT is met (or not measured)."""
+    ours, same, limits = (side.label for side in group)
+    print(f"{'N':>5} {'unip-kfp':>9} {'DSL same':>9} {'ratio':>6} {'DSL lim':>9} {'ratio':>6}")
+    ok = True
+    for n in sizes:
+        t = {label: figures[label, n].seconds for label in (ours, same, limits)}
+        verdict = ""
+        if n == RATIO_AT:
+            ok = t[ours] <= RATIO_TARGET * min(t[same], t[limits])
+            verdict = f"  {'PASS' if ok else 'FAIL'} (target <= {RATIO_TARGET}x both)"
+        print(
+            f"{n:>5} {t[ours]:>8.2f}s {t[same]:>8.2f}s {t[ours] / t[same]:>5.2f}x "
+            f"{t[limits]:>8.2f}s {t[ours] / t[limits]:>5.2f}x{verdict}"
+        )
+    if RATIO_AT not in sizes:
+        print(f"(no N = {RATIO_AT}: ratio target not checked)")
+    return ok
+
+
+def print_growth(
+    figures: dict[tuple[str, int], Figure], group: Sequence[Side], sizes: Sequence[int]
+) -> bool:
+    """Seconds per extra stage between successive N, and the linearity check."""
+    ok = True
+    for side in group[:2]:
+        slopes = []
+        for a, b in zip(sizes, sizes[1:], strict=False):
+            seconds = figures[side.label, b].seconds - figures[side.label, a].seconds
+            slopes.append(seconds / (b - a))
+        text = ", ".join(
+            f"{a}->{b}: {s * 1000:.2f} ms"
+            for (a, b), s in zip(zip(sizes, sizes[1:], strict=False), slopes, strict=True)
+        )
+        line = f"{side.label:>9}: per extra stage {text}"
+        if side is group[0] and len(slopes) >= 2:
+            ok = slopes[-1] <= LINEAR_TOLERANCE * slopes[-2]
+            grown = slopes[-1] / slopes[-2]
+            line += f"  {'PASS' if ok else 'FAIL'} (linear: {grown:.2f}x, <= {LINEAR_TOLERANCE}x)"
+        print(line)
+    return ok
+
+
+def print_memory(figures: dict[tuple[str, int], Figure], group: Sequence[Side], n: int) -> None:
+    peaks = ", ".join(f"{s.label} {figures[s.label, n].peak_mib:.0f} MiB" for s in group)
+    print(f"peak RSS at N = {n}: {peaks}")
+
+
+def largest_under(side: Side, figures: dict[tuple[str, int], Figure], scratch: Path) -> int:
+    """The largest N whose package is <= SIZE_LIMIT: a linear estimate, checked by compiling."""
+    (a, size_a), (b, size_b) = sorted(
+        (n, f.size) for (label, n), f in figures.items() if label == side.label
+    )[-2:]
+    per_stage = (size_b - size_a) / (b - a)
+    n = max(1, int((SIZE_LIMIT - (size_a - per_stage * a)) // per_stage))
+    sizes: dict[int, int] = {}
+
+    def size(k: int) -> int:
+        if k not in sizes:
+            sizes[k] = side.run(k, scratch).size
+        return sizes[k]
+
+    low, high, step = n, n + 1, 1  # invariant sought: size(low) <= limit < size(high)
+    while low > 1 and size(low) > SIZE_LIMIT:
+        low, high, step = max(1, low - step), low, step * 2
+    while size(high) <= SIZE_LIMIT:
+        low, high, step = high, high + step, step * 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if size(middle) <= SIZE_LIMIT else (low, middle)
+    return low
+
+
+def print_package(
+    figures: dict[tuple[str, int], Figure], group: Sequence[Side], scratch: Path
+) -> None:
+    """Bytes per stage (slope over the two largest N) and the largest N under SIZE_LIMIT."""
+    for side in group[:2]:
+        (a, size_a), (b, size_b) = sorted(
+            (n, f.size) for (label, n), f in figures.items() if label == side.label
+        )[-2:]
+        per_stage = (size_b - size_a) / (b - a)
+        fits = largest_under(side, figures, scratch)
+        print(
+            f"{side.label:>9}: {per_stage:,.0f} bytes per stage ({size_b:,} bytes at N = {b}); "
+            f"largest N under {SIZE_LIMIT / 2**20:.1f} MiB: {fits}"
+        )
 
 
 def cold_start(runs: int, scratch: Path) -> float:
@@ -144,92 +302,52 @@ def cold_start(runs: int, scratch: Path) -> float:
     return best
 
 
-def phases(folder: Path, runs: int) -> None:
-    """Where unip-kfp's time goes, phase by phase (best of RUNS each)."""
-    import yaml
-    from kfp import compiler
-
-    from unip_kfp.components import stage_component
-    from unip_kfp.loader import load_project
-    from unip_kfp.pipeline import CompileOptions, build_pipeline
-    from unip_kfp.plan import build_plan
-
-    manifests = load_project([str(folder)])
-    plan = build_plan(manifests, user="bench").pipelines[0]
-    graph = build_pipeline(plan, CompileOptions())
-    target = folder.parent / f"{folder.name}-phases.yaml"  # outside the manifest folder
-    compiler.Compiler().compile(graph, str(target))
-    doc = yaml.safe_load(target.read_text())
-    short = yaml.safe_load(target.read_text())
-    for executor in short["deploymentSpec"]["executors"].values():
-        if "container" in executor:
-            executor["container"]["command"] = ["sh", "-c", "x", "unip-stage"]
-    figures = {
-        "read manifests (loader.load_project)": lambda: load_project([str(folder)]),
-        "validate + plan (plan.build_plan)": lambda: build_plan(manifests, user="bench"),
-        "stage components (components.stage_component)": lambda: [
-            stage_component(plan, s) for s in plan.stages
-        ],
-        "pipeline IR (pipeline.build_pipeline, kfp GraphComponent)": lambda: build_pipeline(
-            plan, CompileOptions()
-        ),
-        "write package (kfp Compiler.compile: yaml.dump)": lambda: compiler.Compiler().compile(
-            graph, str(target)
-        ),
-        "  yaml.dump of the same spec": lambda: yaml.dump(doc, sort_keys=True),
-        "  yaml.dump, wrapper script replaced by 'x'": lambda: yaml.dump(short, sort_keys=True),
-    }
-    print(f"\n--- unip-kfp phases at {folder.name} (best of {runs}) ---")
-    for label, func in figures.items():
-        print(f"{best_of(runs, func) * 1000:>9.1f} ms  {label}")
-
-
-def profile(folder: Path, limit: int = 25) -> None:
-    profiler = cProfile.Profile()
-    profiler.enable()
-    compile_unip(folder)
-    profiler.disable()
+def profile(folder: Path, scratch: Path, limit: int = 25) -> None:
+    """cProfile of one whole `unip-kfp compile` process (the deep click stack included)."""
+    stats = scratch / "compile.prof"
+    command = [sys.executable, "-m", "cProfile", "-o", str(stats), "-m", "unip_kfp"]
+    command += ["compile", str(folder), "-o", str(scratch / "profiled.yaml"), "--user", "bench"]
+    subprocess.run(command, check=True, capture_output=True, cwd=ROOT)
     for order in ("cumulative", "tottime"):
-        out = io.StringIO()
-        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(limit)
-        print(f"\n--- cProfile of unip-kfp at {folder.name}, sorted by {order} ---")
-        print("\n".join(out.getvalue().splitlines()[4:]))
+        print(f"\n--- cProfile of `unip-kfp compile` at {folder.name}, sorted by {order} ---")
+        pstats.Stats(str(stats), stream=sys.stdout).strip_dirs().sort_stats(order).print_stats(
+            limit
+        )
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="100,500,2000")
+    parser.add_argument("--runs", type=int, default=3, help="best of RUNS processes per figure")
+    parser.add_argument("--cold-runs", type=int, default=5)
+    parser.add_argument("--profile", action="store_true", help="cProfile a compile at N = 500")
+    parser.add_argument("--dsl-chain", nargs=2, metavar=("N", "OUT"), help=argparse.SUPPRESS)
+    parser.add_argument("--limits-only", action="store_true", help=argparse.SUPPRESS)
+    return parser.parse_args()
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="1,10,100,500")
-    parser.add_argument("--runs", type=int, default=3, help="best of RUNS per figure")
-    parser.add_argument("--cold-runs", type=int, default=5)
-    parser.add_argument("--profile", action="store_true", help="cProfile the largest N")
-    options = parser.parse_args()
-    sizes = [int(s) for s in options.sizes.split(",")]
-    failed = False
+    options = arguments()
+    if options.dsl_chain:  # the child process of the DSL side
+        dsl_chain(int(options.dsl_chain[0]), options.dsl_chain[1], not options.limits_only)
+        return 0
+    sizes = sorted(int(s) for s in options.sizes.split(","))
     with tempfile.TemporaryDirectory(prefix="bench-compile-") as temp:
         scratch = Path(temp)
         folders = {n: write_manifest(scratch, n) for n in sizes}
-        compile_unip(folders[sizes[0]])  # warm up imports (kfp, kfp-kubernetes) for both
-        compile_dsl(1, scratch)
-        print(f"compile time, in process, best of {options.runs} (python {sys.version.split()[0]})")
-        print(f"{'N':>5} {'unip-kfp':>11} {'KFP DSL':>11} {'ratio':>7}  package sizes")
-        for n in sizes:
-            unip = best_of(options.runs, lambda n=n: compile_unip(folders[n]))
-            dsl = best_of(options.runs, lambda n=n: compile_dsl(n, scratch))
-            sizes_kb = (
-                f"{compile_unip(folders[n]) / 1024:.0f} KiB vs "
-                f"{compile_dsl(n, scratch) / 1024:.0f} KiB"
-            )
-            verdict = ""
-            if n == RATIO_AT:
-                ok = unip / dsl <= RATIO_TARGET
-                failed |= not ok
-                verdict = f"  {'PASS' if ok else 'FAIL'} (target <= {RATIO_TARGET}x)"
-            print(
-                f"{n:>5} {unip * 1000:>9.1f}ms {dsl * 1000:>9.1f}ms {unip / dsl:>6.2f}x  "
-                f"{sizes_kb}{verdict}"
-            )
-        if RATIO_AT not in sizes:
-            print(f"(no N = {RATIO_AT}: ratio target not checked)")
+        group = sides(scratch, folders)
+        measure(group, sizes[:1], 1, scratch)  # warm-up: page cache, bytecode
+        figures = measure(group, sizes, options.runs, scratch)
+        print(
+            f"whole-process compile time, best of {options.runs}, sides alternating "
+            f"(python {sys.version.split()[0]}, {os.cpu_count()} cpus); 'DSL same' sets what "
+            "unip-kfp's package has (env, cpu/memory requests and limits), 'DSL lim' only the "
+            "env and limits"
+        )
+        failed = not print_times(figures, group, sizes)
+        failed |= not print_growth(figures, group, sizes)
+        print_memory(figures, group, sizes[-1])
+        print_package(figures, group, scratch)
         cold = cold_start(options.cold_runs, scratch)
         ok = cold < COLD_TARGET_S
         failed |= not ok
@@ -238,10 +356,8 @@ def main() -> int:
             f"(best of {options.cold_runs})  {'PASS' if ok else 'FAIL'} "
             f"(target < {COLD_TARGET_S} s)"
         )
-        if failed or options.profile:
-            phases(folders[max(sizes)], options.runs)
         if options.profile:
-            profile(folders[max(sizes)])
+            profile(folders.get(RATIO_AT) or write_manifest(scratch, RATIO_AT), scratch)
     return 1 if failed else 0
 
 
