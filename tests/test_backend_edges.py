@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from test_golden import CASES, compiled, documents, pipelines_of
+from goldens import CASES, compiled, documents, pipelines_of
 
 from unip_kfp.plan import SENTINEL_URI
 

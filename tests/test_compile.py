@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
-from test_golden import (
+from goldens import (
     CASES,
     CASES_DIR,
     EXAMPLES,

@@ -1,171 +1,36 @@
 """Golden pipeline packages: every compile case against its committed YAML in tests/golden/.
 
 Each case is a manifest folder (the examples, or tests/compile_cases/) plus compile options;
-its packages live in ``tests/golden/<case>/<pipeline>.yaml``. They are compared as text
-after normalising ``sdkVersion`` (the only line that changes with a kfp patch release). A
-fixed ``user`` keeps the plans stable whoever runs the tests.
-
-Regenerate with ``UNIP_KFP_REGENERATE_GOLDEN=1`` (``make golden``), then read the diff
-before committing it. Regeneration is refused when ``CI`` is set: CI compares, never writes.
-
-This module also owns the case table and a cached ``compiled(case)``, which the other
-compile tests import, so each case is compiled once per session. Run as a script
-(``python tests/test_golden.py``) it prints the sha256 of every package as JSON: the
-determinism test runs it in fresh interpreters with other hash seeds.
+its packages live in ``tests/golden/<case>/<pipeline>.yaml`` and are compared through the one
+golden helper (``tests/goldens.py``), which normalises ``sdkVersion``. A fixed ``user`` keeps
+the plans stable whoever runs the tests. Run as a script (``python tests/test_golden.py``) it
+prints the sha256 of every package as JSON: the determinism test runs it in fresh
+interpreters with other hash seeds.
 """
 
 from __future__ import annotations
 
-import difflib
-import functools
 import hashlib
 import json
 import os
-import re
 import subprocess
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import yaml
-
-ROOT = Path(__file__).resolve().parent.parent
-CASES_DIR = ROOT / "tests" / "compile_cases"
-GOLDEN_DIR = ROOT / "tests" / "golden"
-EXAMPLES = ROOT / "examples"
-USER = "golden-user"
-REGENERATE_ENV = "UNIP_KFP_REGENERATE_GOLDEN"
-SDK_VERSION = re.compile(rb"^sdkVersion: .*$", re.MULTILINE)
-SDK_VERSION_NORMALISED = b"sdkVersion: <normalised>"
-
-
-@dataclass(frozen=True)
-class Case:
-    """A manifest folder and the compile options of one golden case."""
-
-    path: Path
-    options: dict[str, bool] = field(default_factory=dict)
-    boxes: tuple[tuple[str, str], ...] = ()
-
-
-CASES: dict[str, Case] = {
-    # seed 000: the platform documentation's pipeline (optional file input, env, resources)
-    "seed-000": Case(EXAMPLES / "train-test" / "manifests"),
-    # seed 001: xy_train mounted from a second box (constant-URI importer)
-    "seed-001-mounted": Case(EXAMPLES / "train-test-mounted" / "manifests"),
-    # optional file input (shared by two stages) and optional str/INT32 values
-    "optional": Case(CASES_DIR / "optional"),
-    # FP32, FP64, INT32, dict, str, [FP32, INT32] and [FILE, str]
-    "values": Case(CASES_DIR / "values"),
-    # path: targets on vars and on stage entries (input, value, output)
-    "paths": Case(CASES_DIR / "paths"),
-    # two pipelines in one folder (one with an APIComponent, one without)
-    "multi": Case(CASES_DIR / "multi"),
-    # unip-kfp.yaml: box URIs, imagePullSecrets and box Secrets (platform spec)
-    "platform": Case(CASES_DIR / "platform"),
-    # mounted vars that are also API inputs (mount URI = parameter default)
-    "mounted-input": Case(CASES_DIR / "mounted-input"),
-    # two independent branches and a join; cpu/memory/accelerator; env
-    "fanout": Case(CASES_DIR / "fanout"),
-    "fanout-parallel": Case(CASES_DIR / "fanout", {"parallel": True}),
-    "seed-000-parallel": Case(EXAMPLES / "train-test" / "manifests", {"parallel": True}),
-    "seed-000-cache": Case(EXAMPLES / "train-test" / "manifests", {"cache": True}),
-    # --box overrides the default box URI
-    "seed-001-box": Case(
-        EXAMPLES / "train-test-mounted" / "manifests",
-        boxes=(("my-global-data-box", "s3://override-bucket/global/"),),
-    ),
-}
-
-
-def compile_case(case_id: str) -> dict[str, bytes]:
-    """Compile one case afresh: {pipeline name: package bytes}."""
-    import unip_kfp
-
-    case = CASES[case_id]
-    project = unip_kfp.load(str(case.path), boxes=dict(case.boxes), user=USER)
-    return {p.pipeline: p.content for p in project.compile(**case.options)}
-
-
-@functools.cache
-def compiled(case_id: str) -> dict[str, bytes]:
-    """`compile_case`, once per test session (the other compile tests share it)."""
-    return compile_case(case_id)
-
-
-def documents(content: bytes) -> tuple[dict, dict | None]:
-    """The pipeline spec and the platform spec (None when the package has only one)."""
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    docs = [d for d in yaml.load_all(content, Loader=loader) if d is not None]
-    assert 1 <= len(docs) <= 2, f"expected 1 or 2 YAML documents, got {len(docs)}"
-    return docs[0], (docs[1] if len(docs) == 2 else None)
-
-
-def pipelines_of(case_id: str) -> list[str]:
-    """The pipeline names of a case, for parametrising at collection time. A case that does
-    not compile yields one placeholder name, so its tests fail with the compile error
-    instead of the whole module failing to collect."""
-    try:
-        return list(compiled(case_id))
-    except Exception:  # reported by every test that calls compiled(case_id)
-        return ["<does-not-compile>"]
-
-
-def all_packages() -> list[tuple[str, str]]:
-    """(case, pipeline) for every package of every case, for parametrising."""
-    return [(case_id, name) for case_id in CASES for name in pipelines_of(case_id)]
-
-
-def normalise(content: bytes) -> bytes:
-    return SDK_VERSION.sub(SDK_VERSION_NORMALISED, content)
-
-
-def regenerating() -> bool:
-    """True when asked to rewrite the golden files; refused loudly under CI."""
-    if not os.environ.get(REGENERATE_ENV):
-        return False
-    if os.environ.get("CI"):
-        pytest.fail(
-            f"{REGENERATE_ENV} is set while CI is set: golden files are never regenerated "
-            "in CI. Regenerate locally (make golden), review the diff, commit it."
-        )
-    return True
-
-
-def check_golden(case_id: str, packages: dict[str, bytes], folder: Path) -> None:
-    """Compare (or, when regenerating, rewrite) the golden files of one case."""
-    if regenerating():
-        folder.mkdir(parents=True, exist_ok=True)
-        for stale in folder.glob("*.yaml"):
-            if stale.stem not in packages:
-                stale.unlink()
-        for name, content in packages.items():
-            (folder / f"{name}.yaml").write_bytes(normalise(content))
-    if not folder.is_dir():
-        pytest.fail(f"no golden files for case '{case_id}' in {folder}: run `make golden`")
-    expected_names = sorted(p.stem for p in folder.glob("*.yaml"))
-    assert sorted(packages) == expected_names, (
-        f"case '{case_id}': pipelines {sorted(packages)} but golden files {expected_names}"
-    )
-    for name, content in packages.items():
-        golden = (folder / f"{name}.yaml").read_bytes()
-        actual = normalise(content)
-        if actual != golden:
-            diff = "".join(
-                list(
-                    difflib.unified_diff(
-                        golden.decode().splitlines(keepends=True),
-                        actual.decode().splitlines(keepends=True),
-                        f"golden/{case_id}/{name}.yaml",
-                        "compiled",
-                    )
-                )[:80]
-            )
-            pytest.fail(
-                f"case '{case_id}', pipeline '{name}' differs from its golden package "
-                f"(if intended: make golden, and review):\n{diff}"
-            )
+from goldens import (
+    CASES,
+    GOLDEN_DIR,
+    REGENERATE_ENV,
+    ROOT,
+    SDK_VERSION_NORMALISED,
+    all_packages,
+    check_golden,
+    compile_case,
+    compiled,
+    documents,
+    normalise,
+)
 
 
 @pytest.mark.parametrize("case_id", list(CASES))
@@ -193,7 +58,7 @@ def test_golden_differs_from_compiled_is_reported(
     monkeypatch.delenv(REGENERATE_ENV, raising=False)
     name, content = next(iter(compiled("seed-000").items()))
     (tmp_path / f"{name}.yaml").write_bytes(normalise(content).replace(b"stage2", b"stageX"))
-    with pytest.raises(pytest.fail.Exception, match=r"differs from its golden package"):
+    with pytest.raises(pytest.fail.Exception, match=r"differs from its golden file"):
         check_golden("seed-000", {name: content}, tmp_path)
 
 
@@ -215,6 +80,21 @@ def test_regeneration_writes_normalised_files(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["alpha.yaml", "beta.yaml"]
     text = (tmp_path / "alpha.yaml").read_bytes()
     assert SDK_VERSION_NORMALISED in text and b"sdkVersion: kfp-" not in text
+
+
+def test_regeneration_can_keep_the_real_sdk_version(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Shipped components are regenerated as produced (users load them), yet compare equal
+    to output of another kfp patch release."""
+    monkeypatch.setenv(REGENERATE_ENV, "1")
+    monkeypatch.delenv("CI", raising=False)
+    content = compiled("seed-000")["my-pipeline"]
+    check_golden("seed-000", {"my-pipeline": content}, tmp_path, store_normalised=False)
+    assert (tmp_path / "my-pipeline.yaml").read_bytes() == content
+    monkeypatch.delenv(REGENERATE_ENV)
+    other_patch = content.replace(b"sdkVersion: kfp-2.17.", b"sdkVersion: kfp-2.17.99")
+    check_golden("seed-000", {"my-pipeline": other_patch}, tmp_path)
 
 
 def test_normalise_touches_only_sdk_version() -> None:
