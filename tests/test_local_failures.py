@@ -94,6 +94,9 @@ def test_a_signal_to_the_runner_kills_the_stage_process_group(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As from a terminal: SIGINT at its default. A pytest-xdist worker ignores SIGINT,
+        # and an ignored signal stays ignored across exec (POSIX), which Python honours.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 30
