@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.config import JsonDict
 
+from . import patterns
 from .errors import Issue, ManifestError, Severity
 from .yamlsource import CONFIG_FILE_NAMES, Document, FieldPath, format_path, read_documents
 
@@ -35,55 +37,96 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True, frozen=True)
 
 
+# Schema only: the keys of free-form mappings never name a credential (load_settings refuses).
+_NO_CREDENTIAL_KEYS: JsonDict = {"propertyNames": {"not": {"pattern": patterns.CREDENTIAL_KEY}}}
+
+
 class BoxConfig(_Model):
-    uri: str | None = None
-    secret: str | None = None
+    uri: str | None = Field(
+        None, description="Base URI of the box, e.g. s3://my-bucket/unip/data-box."
+    )
+    secret: str | None = Field(
+        None,
+        description="Kubernetes Secret with the box's S3 keys, given to the stages as AWS_* "
+        "environment variables.",
+    )
     secret_keys: dict[str, str] = Field(
         default_factory=lambda: {
             "AWS_ACCESS_KEY_ID": "accesskey",
             "AWS_SECRET_ACCESS_KEY": "secretkey",
         },
         alias="secretKeys",
+        description="Environment variable -> key in the Secret (default: accesskey, secretkey).",
+        json_schema_extra=_NO_CREDENTIAL_KEYS,
     )
 
 
 class S3Config(_Model):
-    endpoint: str | None = None
-    secure: bool | None = None
-    region: str | None = None
+    endpoint: str | None = Field(None, description="S3/MinIO endpoint, e.g. http://minio:9000.")
+    secure: bool | None = Field(
+        None, description="TLS for a bare host:port endpoint (default true); a URL says itself."
+    )
+    region: str | None = Field(None, description="S3 region (default: AWS_REGION).")
 
 
 class KubeflowConfig(_Model):
-    host: str | None = None
-    namespace: str | None = None
-    experiment: str | None = None
-    pipeline_root: str | None = Field(default=None, alias="pipelineRoot")
+    host: str | None = Field(None, description="Kubeflow Pipelines API URL (as --host).")
+    namespace: str | None = Field(None, description="Kubeflow namespace (profile) of runs.")
+    experiment: str | None = Field(None, description="Experiment (default: the pipeline name).")
+    pipeline_root: str | None = Field(
+        default=None, alias="pipelineRoot", description="Where Kubeflow keeps artifacts."
+    )
 
 
 class Toleration(_Model):
-    key: str | None = None
-    operator: Literal["Equal", "Exists"] | None = None
-    value: str | None = None
-    effect: Literal["NoExecute", "NoSchedule", "PreferNoSchedule"] | None = None
-    toleration_seconds: int | None = Field(default=None, alias="tolerationSeconds")
+    key: str | None = Field(None, description="Taint key the toleration matches.")
+    operator: Literal["Equal", "Exists"] | None = Field(None, description="Equal or Exists.")
+    value: str | None = Field(None, description="Taint value (with Equal).")
+    effect: Literal["NoExecute", "NoSchedule", "PreferNoSchedule"] | None = Field(
+        None, description="Taint effect matched; none: all."
+    )
+    toleration_seconds: int | None = Field(
+        default=None, alias="tolerationSeconds", description="How long a NoExecute taint is borne."
+    )
 
 
 class Scheduling(_Model):
     """Where stages may run: Kubernetes node selector labels and tolerations."""
 
-    node_selector: dict[str, str] = Field(default_factory=dict, alias="nodeSelector")
-    tolerations: list[Toleration] = Field(default_factory=list)
+    node_selector: dict[str, str] = Field(
+        default_factory=dict,
+        alias="nodeSelector",
+        description="Node labels the stages' pods must run on.",
+        json_schema_extra=_NO_CREDENTIAL_KEYS,
+    )
+    tolerations: list[Toleration] = Field(
+        default_factory=list, description="Kubernetes tolerations of the stages' pods."
+    )
 
 
 class ProjectConfig(Scheduling):
     """The whole file; its own nodeSelector/tolerations apply to every stage."""
 
-    stages: dict[str, Scheduling] = Field(default_factory=dict)
-    user: str | None = None
-    boxes: dict[str, BoxConfig] = Field(default_factory=dict)
-    image_pull_secrets: list[str] = Field(default_factory=list, alias="imagePullSecrets")
-    s3: S3Config = Field(default_factory=S3Config)
-    kubeflow: KubeflowConfig = Field(default_factory=KubeflowConfig)
+    stages: dict[str, Scheduling] = Field(
+        default_factory=dict,
+        description="Per stage name: nodeSelector/tolerations on top of the file's own.",
+        json_schema_extra=_NO_CREDENTIAL_KEYS,
+    )
+    user: str | None = Field(None, description="File-API user of relative input paths.")
+    boxes: dict[str, BoxConfig] = Field(
+        default_factory=dict,
+        description="Per connected-box name (or DataBox s3BoxName): where the box is.",
+        json_schema_extra=_NO_CREDENTIAL_KEYS,
+    )
+    image_pull_secrets: list[str] = Field(
+        default_factory=list,
+        alias="imagePullSecrets",
+        description="Kubernetes Secrets to pull the stage images with.",
+    )
+    s3: S3Config = Field(default_factory=S3Config, description="S3 settings of the caller.")
+    kubeflow: KubeflowConfig = Field(
+        default_factory=KubeflowConfig, description="Kubeflow Pipelines to run on."
+    )
 
 
 @dataclass(frozen=True)
