@@ -1,0 +1,91 @@
+"""Stage env and resources are set without kfp's task setters, with the setters' exact IR.
+
+`pipeline.set_container_settings` writes what kfp 2.17's `set_env_variable`, `set_cpu_*`,
+`set_memory_*` and `set_accelerator_*` write, skipping their `inspect.stack()` call. These
+tests compile the same plans both ways: if a kfp patch release changes what the setters put
+in the package, they fail, and `set_container_settings` must follow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+from goldens import CASES, USER, compiled
+
+import unip_kfp
+from unip_kfp import pipeline
+from unip_kfp.errors import CompileError
+from unip_kfp.package import compile_to_bytes
+from unip_kfp.plan import PipelinePlan, Stage
+
+
+def with_setters(task: Any, stage: Stage) -> None:
+    """The public kfp route, as pipeline.py took it before."""
+    for name, value in stage.env:
+        task.set_env_variable(name, value)
+    if stage.cpu:
+        task.set_cpu_request(stage.cpu)
+        task.set_cpu_limit(stage.cpu)
+    if stage.memory:
+        task.set_memory_request(stage.memory)
+        task.set_memory_limit(stage.memory)
+    for key, count in stage.accelerators:
+        task.set_accelerator_type(key)
+        task.set_accelerator_limit(count)
+
+
+def plan_of(case_id: str) -> PipelinePlan:
+    case = CASES[case_id]
+    project = unip_kfp.load(str(case.path), boxes=dict(case.boxes), user=USER)
+    (plan,) = project.plan.pipelines
+    return plan
+
+
+def both_ways(plan: PipelinePlan, monkeypatch: pytest.MonkeyPatch) -> tuple[bytes, bytes]:
+    ours = compile_to_bytes(plan)
+    with monkeypatch.context() as patched:
+        patched.setattr(pipeline, "set_container_settings", with_setters)
+        setters = compile_to_bytes(plan)
+    return ours, setters
+
+
+@pytest.mark.parametrize("case_id", ["fanout", "seed-000"])
+def test_case_packages_equal_the_setters_packages(
+    case_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = plan_of(case_id)
+    assert any(s.env for s in plan.stages) and any(s.cpu and s.memory for s in plan.stages)
+    ours, setters = both_ways(plan, monkeypatch)
+    assert ours == setters
+    assert [ours] == list(compiled(case_id).values())  # the golden route is this one
+
+
+def test_one_task_with_every_setting_equals_the_setters(monkeypatch: pytest.MonkeyPatch) -> None:
+    plan = plan_of("fanout")
+    first, *rest = plan.stages
+    loaded = dataclasses.replace(
+        first,
+        env=(("A", "1"), ("B", "$(A) and $$x"), ("A", "2")),  # a repeated name: last wins
+        cpu="1500m",
+        memory="2Gi",
+        accelerators=(("nvidia.com/gpu", 3),),
+    )
+    bare = [dataclasses.replace(s, env=(), cpu=None, memory=None, accelerators=()) for s in rest]
+    plan = dataclasses.replace(plan, stages=(loaded, *bare))
+    ours, setters = both_ways(plan, monkeypatch)
+    assert ours == setters
+    for text in (b"resourceCpuRequest: 1500m", b"resourceMemoryLimit: 2Gi", b"value: $(A) and $$x"):
+        assert text in ours
+    assert b"resources:" in ours and ours.count(b"resources:") == 1  # bare stages have none
+
+
+def test_an_invalid_quantity_is_refused_as_kfp_would() -> None:
+    """Plans come validated; one built by hand is still refused (exit 4), as the setters did."""
+    plan = plan_of("fanout")
+    first, *rest = plan.stages
+    for bad in ({"cpu": "500M"}, {"memory": "0.5Gi"}):
+        broken = dataclasses.replace(plan, stages=(dataclasses.replace(first, **bad), *rest))
+        with pytest.raises(CompileError, match="Left Branch.*not a quantity Kubeflow accepts"):
+            compile_to_bytes(broken)
