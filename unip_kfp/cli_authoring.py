@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import click
 
+from . import graph as graphs
 from . import schema as schemas
-from .cli import handle_errors
+from .cli import handle_errors, load_for_command, plan_options
 from .errors import UsageError
 
 
 @click.command()
 @click.argument("kind", required=False)
-@click.option("--write", "folder", type=click.Path(file_okay=False),
-              help="Write every schema into FOLDER (e.g. schemas/) instead of printing one.")
+@click.option(
+    "--write",
+    "folder",
+    type=click.Path(file_okay=False),
+    help="Write every schema into FOLDER (e.g. schemas/) instead of printing one.",
+)
 @handle_errors
 def schema(kind: str | None, folder: str | None) -> None:
     """Print the JSON Schema of a manifest KIND (default: any manifest) or of unip-kfp.yaml.
@@ -30,4 +35,44 @@ def schema(kind: str | None, folder: str | None) -> None:
     click.echo(schemas.schema_text(schemas.find_kind(kind or "manifest")), nl=False)
 
 
-COMMANDS = (schema,)
+@click.command()
+@click.argument("path")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(graphs.FORMATS),
+    default="mermaid",
+    show_default=True,
+    help="svg needs Graphviz's `dot`.",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE.")
+@click.option("--pipeline", help="Which pipeline, when PATH holds several.")
+@click.option("--parallel", is_flag=True, help="Only data edges (as compile --parallel).")
+@plan_options
+@handle_errors
+def graph(
+    path: str,
+    fmt: str,
+    output: str | None,
+    pipeline: str | None,
+    parallel: bool,
+    boxes: tuple[str, ...],
+    user: str | None,
+    strict: bool,
+    config: str | None,
+) -> None:
+    """Draw the planned DAG: stages, inputs and outputs with their types, mounts, edges."""
+    project = load_for_command([path], boxes, user, strict, config)
+    content = graphs.render(graphs.build(project.pipeline(pipeline), parallel=parallel), fmt)
+    if output is None:
+        click.echo(content.decode("utf-8"), nl=False)
+        return
+    try:
+        with open(output, "wb") as handle:
+            handle.write(content)
+    except OSError as exc:
+        raise UsageError(f"-o {output}: cannot write: {exc.strerror}") from None
+    click.echo(output)
+
+
+COMMANDS = (schema, graph)
