@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+
 import click
 
 from . import graph as graphs
 from . import schema as schemas
 from .cli import handle_errors, load_for_command, plan_options
 from .errors import UsageError
+from .scaffold import create_module
 
 
 @click.command()
@@ -75,4 +79,23 @@ def graph(
     click.echo(output)
 
 
-COMMANDS = (schema, graph)
+@click.command()
+@click.argument("folder", default=".", type=click.Path(file_okay=False))
+@click.option("--name", help="Module and pipeline name (default: from FOLDER's name).")
+@click.option("--namespace", help="The application's namespace (default: the name).")
+@handle_errors
+def init(folder: str, name: str | None, namespace: str | None) -> None:
+    """Create a working module in FOLDER (default: here); never overwrites a file."""
+    created = create_module(folder, name, namespace)
+    shown = "./" if os.path.abspath(folder) == os.getcwd() else folder.rstrip("/") + "/"
+    tops = sorted({path.split("/")[0] + ("/" if "/" in path else "") for path in created.files})
+    click.echo(
+        f"unip-kfp: created the module '{created.name}' (namespace '{created.namespace}') "
+        f"in {shlex.quote(shown)}: {len(created.files)} files in {' '.join(tops)}"
+    )
+    click.echo(f"next, in {shlex.quote(shown)}:")
+    for command in created.commands:
+        click.echo(f"  {command}")
+
+
+COMMANDS = (schema, graph, init)
