@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 from kfp_api_server import KfpApiServer
-from s3_server import S3Endpoint
-from s3_server import s3_server as start_s3_server
+from s3_server import ENDPOINT_ENV, S3Endpoint, external_endpoint, start_seaweedfs
 
 # --- fake KFP API server and S3 endpoint (see tests/kfp_api_server.py, tests/s3_server.py)
 
@@ -34,14 +33,50 @@ def kfp_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+# The S3 store: SeaweedFS (weed mini), started by the first test that needs it, once per
+# session (per xdist worker). With UNIP_KFP_TEST_S3_ENDPOINT set, every S3 test also gets an
+# `[endpoint]` variant marked `s3_endpoint` (deselected unless `-m s3_endpoint`) that runs
+# against that store instead.
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "_s3_store" in metafunc.fixturenames and os.environ.get(ENDPOINT_ENV):
+        variants = ["seaweedfs", pytest.param("endpoint", marks=pytest.mark.s3_endpoint)]
+        metafunc.parametrize("_s3_store", variants, indirect=True, scope="session")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    external = os.environ.get(ENDPOINT_ENV)
+    where = f"and {external} (-m s3_endpoint)" if external else f"(or {ENDPOINT_ENV})"
+    return f"S3 tests: SeaweedFS weed mini on 127.0.0.1, started when first needed {where}"
+
+
 @pytest.fixture(scope="session")
-def _moto_s3() -> Iterator[S3Endpoint]:
-    with start_s3_server() as endpoint:
+def _s3_store(request: pytest.FixtureRequest) -> Iterator[S3Endpoint]:
+    if getattr(request, "param", "seaweedfs") == "endpoint":
+        try:
+            endpoint = external_endpoint()
+        except RuntimeError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        assert endpoint is not None
         yield endpoint
+        endpoint.reset()
+        return
+    try:
+        store = start_seaweedfs()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield store.endpoint
+    finally:
+        store.stop()
 
 
 @pytest.fixture
-def s3_server(_moto_s3: S3Endpoint) -> S3Endpoint:
-    """Moto's S3 server on loopback (one per session, emptied before each test)."""
-    _moto_s3.reset()
-    return _moto_s3
+def s3_server(_s3_store: S3Endpoint) -> S3Endpoint:
+    """A real S3 store on loopback (SeaweedFS; see tests/s3_server.py), one per session,
+    with no buckets at the start of each test. ``.url``/``.endpoint``, the admin keys
+    (``.access_key``, ``.secret_key``, ``.env()``, ``.minio()``), ``.read_only`` keys (None
+    on an external store) and ``.anonymous()`` for refusals."""
+    _s3_store.reset()
+    return _s3_store
