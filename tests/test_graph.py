@@ -112,6 +112,12 @@ def test_mounted_vars_show_their_box_and_box_path() -> None:
     assert f"{node.group(1)} --> stage_0" in text
 
 
+def test_readme_shows_the_example_graph() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    expected = graph.to_mermaid(graph.build(plan_of(TRAIN_TEST)))
+    assert f"```mermaid\n{expected}```\n" in readme.split("## Authoring a module", 1)[1]
+
+
 def test_value_inputs_show_their_datatype(tmp_path: Path) -> None:
     text = graph.to_mermaid(graph.build(plan_of(ROOT / "tests" / "compile_cases" / "values")))
     assert re.search(r"input · (FP32|FP64|INT32|dict|str) value", text), text

@@ -31,6 +31,7 @@ from unip_kfp.errors import EXIT_USAGE
 from unip_kfp.plan import Kind
 from unip_kfp.roles import Role
 
+ROOT = Path(__file__).resolve().parent.parent
 MANIFESTS = ("api.yaml", "databox.yaml", "pipeline.yaml", "pipelines-api.yaml")
 
 
@@ -57,12 +58,22 @@ def printed_commands(stdout: str) -> list[str]:
     return [line.strip() for line in tail if line.startswith("  ") and line.strip()]
 
 
+def readme_block() -> list[str]:
+    """The commands of README.md's "Authoring a module" block, comments dropped."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("<!-- readme-test: authoring -->\n```sh\n", 1)[1].split("```", 1)[0]
+    return [line.split("  #", 1)[0].strip() for line in block.splitlines()]
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """`unip-kfp init demo` in a fresh folder: the module and what init printed."""
+    """README's `unip-kfp init demo` in a fresh folder: the module and what init printed."""
     root = tmp_path_factory.mktemp("init")
+    first, *rest = readme_block()
+    assert first == "unip-kfp init demo"
     code, out, err = init(root, "demo")
     assert code == 0, err
+    assert rest == ["cd demo", *printed_commands(out)], "README's block is not what init says"
     return root / "demo", out
 
 
