@@ -20,6 +20,7 @@ from .scaffold import create_module
     "--write",
     "folder",
     type=click.Path(file_okay=False),
+    metavar="FOLDER",
     help="Write every schema into FOLDER (e.g. schemas/) instead of printing one.",
 )
 @handle_errors
@@ -27,8 +28,10 @@ def schema(kind: str | None, folder: str | None) -> None:
     """Print the JSON Schema of a manifest KIND (default: any manifest) or of unip-kfp.yaml.
 
     KIND is ExperimentPipeline, APIComponent, DataBox, manifest or unip-kfp.yaml. Editors
-    use it for completion and hover docs: put `# yaml-language-server: $schema=<file>` on
-    the first line of a manifest.
+    use the schemas for completion and hover docs; the first line of a manifest binds one:
+
+    \b
+        # yaml-language-server: $schema=../schemas/experiment-pipeline.schema.json
     """
     if folder is not None:
         if kind is not None:
