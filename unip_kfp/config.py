@@ -67,6 +67,12 @@ class S3Config(_Model):
         None, description="TLS for a bare host:port endpoint (default true); a URL says itself."
     )
     region: str | None = Field(None, description="S3 region (default: AWS_REGION).")
+    ca_cert: str | None = Field(
+        None,
+        alias="caCert",
+        description="CA bundle (PEM file) that signs the S3 endpoint's certificate (default: "
+        "AWS_CA_BUNDLE, then SSL_CERT_FILE, then the public CAs).",
+    )
 
 
 class KubeflowConfig(_Model):
@@ -75,6 +81,18 @@ class KubeflowConfig(_Model):
     experiment: str | None = Field(None, description="Experiment (default: the pipeline name).")
     pipeline_root: str | None = Field(
         default=None, alias="pipelineRoot", description="Where Kubeflow keeps artifacts."
+    )
+    credentials: Literal["env", "launcher"] = Field(
+        "env",
+        description="Where stages get box credentials: env (the box Secrets become AWS_* "
+        "variables of the stage container) or launcher (the namespace's kfp-launcher "
+        "ConfigMap names them; nothing in the container's environment).",
+    )
+    ca_cert: str | None = Field(
+        None,
+        alias="caCert",
+        description="CA bundle (PEM file) that signs the Kubeflow endpoint's certificate "
+        "(as --ca-cert).",
     )
 
 

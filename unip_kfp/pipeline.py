@@ -238,13 +238,16 @@ class _Assembly:
             )
         if self.plan.image_pull_secrets:
             kubernetes.set_image_pull_secrets(task, list(self.plan.image_pull_secrets))
+        if self.plan.credentials == "launcher":
+            return  # the namespace's kfp-launcher names the box Secrets (launcher.py)
         secrets = {(box.secret, box.secret_keys) for box in self.secret_boxes(stage)}
         if len(secrets) > 1:
             # The launcher downloads every input with the pod's one set of AWS_* variables.
             raise CompileError(
                 f"stage '{stage.name}' reads from boxes with different Secrets "
                 f"({', '.join(sorted(str(s) for s, _ in secrets))}); Kubeflow downloads all "
-                "of a stage's inputs with one set of credentials: use one Secret for these boxes"
+                "of a stage's inputs with one set of credentials: use one Secret for these boxes, "
+                "or set kubeflow.credentials: launcher in unip-kfp.yaml"
             )
         for secret, keys in secrets:
             kubernetes.use_secret_as_env(

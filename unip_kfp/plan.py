@@ -147,6 +147,7 @@ class PipelinePlan:
     boxes: tuple[Box, ...]
     image_pull_secrets: tuple[str, ...] = ()
     sentinel_uri: str = SENTINEL_URI
+    credentials: str = "env"  # kubeflow.credentials: "env" or "launcher" (launcher.py)
     continue_with: str | None = None
 
     def variable(self, name: str) -> Variable:
@@ -242,6 +243,9 @@ def build_plan(
     )
     _check_box_overrides(plans, boxes or {})
     _check_configured_stages(plans, settings)
+    from .launcher import launcher_issues  # it reads plans: imported here, not at the top
+
+    issues += launcher_issues(plans, settings, strict=strict)
     return ProjectPlan(plans, tuple(i for i in issues if i.severity is Severity.WARNING))
 
 
@@ -369,6 +373,7 @@ def _plan_pipeline(
         boxes=boxes,
         image_pull_secrets=tuple(settings.config.image_pull_secrets),
         continue_with=_as_text(spec.continue_with),
+        credentials=settings.config.kubeflow.credentials,
     )
 
 
