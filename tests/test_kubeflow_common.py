@@ -25,7 +25,8 @@ from s3_server import S3Endpoint, create_bucket
 from unip_kfp.cli import main
 from unip_kfp.config import S3Config
 from unip_kfp.errors import UsageError
-from unip_kfp.kubeflow.artifacts import output_refs, stage_labels, stage_order
+from unip_kfp.kubeflow.artifacts import output_refs
+from unip_kfp.kubeflow.stages import stage_keys
 from unip_kfp.kubeflow.versions import content_mark, version_name
 from unip_kfp.plan import Kind
 from unip_kfp.s3 import Location, resolve_endpoint
@@ -246,13 +247,13 @@ def test_package_interface_becomes_a_plan() -> None:
     assert (ref.task, ref.output) == ("train-it", "result")
 
 
-def test_stage_labels_and_versions() -> None:
+def test_stage_keys_and_versions() -> None:
     import unip_kfp
 
     (package,) = unip_kfp.load(str(EXAMPLE / "manifests")).compile()
     spec = spec_of(package.content)[0]
-    labels = stage_labels(spec)
-    assert labels == {"stage1": "stage1", "stage2": "stage2"}  # importers/conditions dropped
-    assert stage_order(spec) == ["stage1", "stage2"]
+    keys = stage_keys(spec)
+    assert keys == {"stage1": "stage1", "stage2": "stage2"}  # importers/conditions dropped
+    assert list(keys) == ["stage1", "stage2"]  # dependencies first
     assert version_name(package.sha256) == "sha256-" + package.sha256[:12]
     assert package.sha256 in content_mark(package.sha256)

@@ -6,6 +6,7 @@ Every assertion is on requests recorded by the fake KFP API server (real HTTP on
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -139,21 +140,26 @@ def test_typed_parameters_keep_their_json_types(
     assert len(kfp.requests) == requests  # refused before any request
 
 
-def test_stage_display_names_drive_progress(
+def test_stages_are_found_among_argo_nodes(
     kfp: HookedKfpServer, env: S3Endpoint, typed: Path
 ) -> None:
-    """Task details name stages by display name ("Train Model") or by task key."""
+    """Task details are Argo nodes named by task key ("train-model"), with drivers,
+    executors and the root DAG around them; progress shows the stage's display name."""
     kfp.run_script = [
-        RunStep("RUNNING", {"root-driver": "RUNNING", "train-model-driver": "SUCCEEDED",
-                            "train-model": "RUNNING"}),
-        RunStep("SUCCEEDED", {"Train Model": "SUCCEEDED", "root-driver": "SUCCEEDED"}),
+        RunStep("RUNNING", {"Train Model": "PENDING"}),
+        RunStep("RUNNING", {"Train Model": "RUNNING"}),
+        RunStep("SUCCEEDED", {"Train Model": "SUCCEEDED"}),
     ]
     result = cli("run", typed, "--host", kfp.url, "-i", "data=s3://b/k", "-i", "epochs=1",
                  "-i", "lr=1", "-i", "grid={}")
     assert result.exit_code == 0, result.output
-    assert "  Train Model: RUNNING" in result.stderr
-    assert "  Train Model: SUCCEEDED" in result.stderr
-    assert "driver" not in result.stderr
+    names = {t["display_name"] for t in kfp.last_run().render()["run_details"]["task_details"]}
+    assert {"train-model", "train-model-driver", "executor", "root"} <= names
+    assert "Train Model" not in names
+    lines = [line for line in result.stderr.splitlines() if line.startswith("  ")]
+    assert lines[0] == "  Train Model: PENDING" and lines[1] == "  Train Model: RUNNING"
+    assert lines[2].startswith("  Train Model: SUCCEEDED")
+    assert not re.search(r"driver|executor|root|importer", result.stderr)
 
 
 def test_platform_spec_travels_with_the_run(
@@ -174,18 +180,33 @@ def test_platform_spec_travels_with_the_run(
         "regcred"}
 
 
-def test_namespace_reaches_the_experiment(
+def test_single_user_kubeflow_ignores_the_namespace(
     kfp: HookedKfpServer, env: S3Endpoint, module: Path
 ) -> None:
-    result = cli("run", *example_args(module)[:3], "-i", "xy_train=s3://b/t.csv",
+    result = cli("run", module / "manifests", "-i", "xy_train=s3://b/t.csv",
                  "-i", "xy_test=s3://b/v.csv", "--host", kfp.url, "--namespace", "team-a",
                  "--experiment", "nightly", "--no-wait")
     assert result.exit_code == 0, result.output
-    created = kfp.calls("POST", "/experiments")[0].json
-    assert created["display_name"] == "nightly" and created["namespace"] == "team-a"
-    lookups = kfp.calls("GET", "/experiments")
-    assert lookups and all(r.query.get("namespace") == "team-a" for r in lookups)
-    assert kfp.experiment_by_name("nightly")["namespace"] == "team-a"
+    assert "single-user; it ignores namespace 'team-a'" in result.stderr
+    assert kfp.calls("POST", "/experiments")[0].json["namespace"] == "team-a"  # sent anyway
+    assert "namespace" not in kfp.experiment_by_name("nightly")  # ReplaceNamespace drops it
+
+
+def test_multi_user_namespace_owns_experiment_and_run(env: S3Endpoint, module: Path) -> None:
+    """Multi-user behaviour as read in the 2.17 source (the fake says: read, not run)."""
+    with HookedKfpServer(multi_user=True) as server:
+        result = cli("run", module / "manifests", "-i", "xy_train=s3://b/t.csv",
+                     "-i", "xy_test=s3://b/v.csv", "--host", server.url,
+                     "--namespace", "team-a", "--experiment", "nightly")
+        assert result.exit_code == 0, result.output
+        assert "ignores namespace" not in result.stderr
+        created = server.calls("POST", "/experiments")[0].json
+        assert created["display_name"] == "nightly" and created["namespace"] == "team-a"
+        lookups = server.calls("GET", "/experiments")
+        assert lookups and all(r.query.get("namespace") == "team-a" for r in lookups)
+        assert server.experiment_by_name("nightly")["namespace"] == "team-a"
+        assert server.last_run().body["experiment_id"] == \
+            server.experiment_by_name("nightly")["experiment_id"]
 
 
 def test_multi_user_without_namespace_is_refused_early(

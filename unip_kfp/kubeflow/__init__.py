@@ -7,9 +7,11 @@
     handle.wait()                                   # per-stage progress; raises on failure
     handle.outputs({"testing_results": "./results"})
 
-Modules, by responsibility: `connection` (host, namespace, auth, probe, error mapping),
-`submission` (inputs, experiment, run), `progress` (waiting), `handle` (`RunHandle`),
-`versions` (upload), `storage` (box transfers), `artifacts` (where a run's outputs are).
+Modules, by responsibility: `connection` (host, namespace, auth, probe), `server_errors`
+(what an error answer means), `submission` (inputs, experiment, run), `progress` (waiting),
+`stages` (stage states among the Argo nodes a run reports), `pods` (Argo pod names),
+`handle` (`RunHandle`), `versions` (upload), `storage` (box transfers), `artifacts` (where a
+run's outputs are).
 What is submitted is prepared by `unip_kfp.target`; S3 access is `unip_kfp.s3`. kfp is
 imported only when a function needs it.
 """

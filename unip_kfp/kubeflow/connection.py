@@ -17,8 +17,10 @@ Resolution follows kfp 2.17 (research notes, Q9), with the gaps users trip over 
 Before `kfp.Client` is built we probe `<host>/apis/v2beta1/healthz` with a short timeout:
 kfp's own check retries 5 x 5 s, so a wrong address would otherwise hang for 25 s. Every
 API call then goes through `api_errors`, which turns HTTP and network failures into the
-exit-code contract: 401/403, 5xx and network errors are `UnreachableError` (exit 5) with the
-server's message and a hint; other refusals (4xx) are `RunFailedError` (exit 1).
+exit-code contract by what the server meant, not by its status (`server_errors.py`: the
+2.17 server answers 500 to user errors): network errors, 401/403 and a failing server are
+`UnreachableError` (exit 5), a spec the server rejects is `CompileError` (exit 4), a wrong
+input or an unknown version is `UsageError` (exit 2), with the server's own words.
 """
 
 from __future__ import annotations
@@ -32,32 +34,25 @@ import ssl
 import urllib.error
 import urllib.request
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from ..config import KubeflowConfig
 from ..errors import RunFailedError, UnipKfpError, UnreachableError, UsageError
+from .server_errors import (  # noqa: F401  (api_status and AUTH_HINT are used from here too)
+    AUTH_HINT,
+    KubeflowUnavailable,
+    api_error,
+    api_status,
+    server_message,
+)
 
 API_PREFIX = "/apis/v2beta1"
 IN_CLUSTER_HOST = "http://ml-pipeline.kubeflow.svc.cluster.local:8888"
 DEFAULT_SA_TOKEN_PATH = "/var/run/secrets/kubeflow/pipelines/token"
 POD_NAMESPACE_PATH = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 KFP_CONTEXT = "~/.config/kfp/context.json"
-
-AUTH_HINT = (
-    "check the token (--token, KF_PIPELINES_SA_TOKEN_PATH, or the session cookie in "
-    "~/.config/kfp/context.json) and, on a multi-user install, that this user may use the "
-    "namespace (--namespace)"
-)
-
-
-class KubeflowUnavailable(UnreachableError):
-    """Kubeflow failed or could not be reached (exit 5); `transient` when a retry may help."""
-
-    def __init__(self, message: str, *, transient: bool = False):
-        super().__init__(message)
-        self.transient = transient
 
 
 @dataclass(frozen=True)
@@ -91,7 +86,21 @@ class Connection:
     host: str
     namespace: str | None
     ui_host: str
-    multi_user: bool = False
+    multi_user: bool | None = None  # None: a caller's own client, not probed
+
+    @property
+    def pod_namespace(self) -> str:
+        """Where a run's pods are: the profile namespace on a multi-user install; else the
+        API server's own namespace (`resource_manager.go` `CreateRun` uses `POD_NAMESPACE`
+        for runs without one), `kubeflow` on a standard install."""
+        if self.multi_user or (self.multi_user is None and self.namespace):
+            return self.namespace or "kubeflow"
+        return "kubeflow"
+
+    @property
+    def ignored_namespace(self) -> str | None:
+        """A namespace we were given that a single-user install ignores (`ReplaceNamespace`)."""
+        return self.namespace if self.multi_user is False and self.namespace else None
 
     def run_url(self, run_id: str) -> str:
         return f"{self.ui_host}/#/runs/details/{run_id}"
@@ -139,6 +148,13 @@ def connect(
     kfp_client = _new_client(resolved_host, chosen_ns, auth)
     ui_host = os.environ.get("KF_PIPELINES_UI_ENDPOINT") or resolved_host
     return Connection(kfp_client, resolved_host, chosen_ns, ui_host.rstrip("/"), multi_user)
+
+
+def note_ignored_namespace(connection: Connection, say: Callable[[str], None]) -> None:
+    """Say so when a single-user install will drop the namespace we were given."""
+    if connection.ignored_namespace:
+        say(f"note: Kubeflow at {connection.host} is single-user; it ignores namespace "
+            f"'{connection.ignored_namespace}'")
 
 
 def resolve_host(host: str | None) -> str:
@@ -246,7 +262,7 @@ def probe(host: str, auth: Auth, timeout: float) -> dict[str, Any]:
 
 
 def _probe_http_error(host: str, exc: urllib.error.HTTPError) -> UnreachableError:
-    message = _server_message(_safe_read(exc)) or exc.reason
+    message = server_message(_safe_read(exc)) or exc.reason
     if exc.code in (401, 403):
         return UnreachableError(
             f"Kubeflow at {host} refused us ({exc.code} {message})\n    hint: {AUTH_HINT}"
@@ -328,43 +344,3 @@ def api_errors(
         ) from None
     except ValueError as exc:  # kfp's own checks (e.g. several experiments of one name)
         raise refused(f"kfp refused {action}: {exc}") from None
-
-
-def api_error(
-    exc: Any, action: str, host: str, refused: type[UnipKfpError] = RunFailedError
-) -> UnipKfpError:
-    """One `ApiException` as our error, with the server's own message."""
-    status = int(getattr(exc, "status", 0) or 0)
-    message = _server_message(getattr(exc, "body", None)) or str(getattr(exc, "reason", exc))
-    if status in (401, 403):
-        return UnreachableError(
-            f"Kubeflow at {host} refused {action} ({status}: {message})\n    hint: {AUTH_HINT}"
-        )
-    if status == 0 or status >= 500:
-        return KubeflowUnavailable(
-            f"Kubeflow at {host} failed while {action} ({status or 'no HTTP status'}: {message})",
-            transient=status >= 500,
-        )
-    return refused(f"Kubeflow refused {action} ({status}: {message})")
-
-
-def api_status(exc: BaseException) -> int:
-    return int(getattr(exc, "status", 0) or 0)
-
-
-def _server_message(body: Any) -> str | None:
-    """The message of a grpc-gateway error (`message`) or an upload error (`error_message`)."""
-    if isinstance(body, bytes):
-        body = body.decode("utf-8", "replace")
-    if not body:
-        return None
-    try:
-        data = json.loads(body)
-    except (TypeError, ValueError):
-        text = str(body).strip()
-        return text[:300] if text and not text.lstrip().startswith("<") else None
-    if isinstance(data, dict):
-        for key in ("message", "error_message", "error"):
-            if data.get(key):
-                return str(data[key])
-    return None

@@ -11,9 +11,11 @@ from ..errors import RunFailedError, UnipKfpError, UsageError
 from ..plan import PipelinePlan
 from ..runargs import box_uri, classify, parse_outputs
 from ..s3 import Location
-from .artifacts import locate, output_refs, run_folder, stage_labels
+from .artifacts import locate, output_refs, run_folder
 from .connection import Connection
-from .progress import SUCCESS, TERMINAL, wait_for_run
+from .pods import stage_templates
+from .progress import SUCCESS, TERMINAL, Pods, wait_for_run
+from .stages import stage_keys, state_of, was_canceled
 from .storage import Storage, prepare_local_folder
 
 
@@ -21,7 +23,8 @@ from .storage import Storage, prepare_local_folder
 class RunHandle:
     """A run on Kubeflow. `wait()` until it ends, then `outputs({name: dest})`.
 
-    `state` is the last state seen (None before the first look).
+    `state` is the last state seen (None before the first look). A run canceled by a user
+    is CANCELED here, although the KFP 2.17 server ends it FAILED (`stages.py`).
     """
 
     run_id: str
@@ -35,6 +38,7 @@ class RunHandle:
     echo: Callable[[str], None] = field(repr=False, default=print)
     cache: bool = False
     state: str | None = None
+    platform_spec: dict[str, Any] | None = field(repr=False, default=None)
 
     @property
     def client(self) -> Any:
@@ -49,13 +53,16 @@ class RunHandle:
     ) -> str:
         """Wait for a terminal state and return it (SUCCEEDED or SKIPPED).
 
-        Raises RunFailedError on FAILED/CANCELED (naming the stage), WaitTimeoutError after
-        `timeout` seconds (the run keeps going), UnreachableError if Kubeflow goes away.
+        Raises RunFailedError when the run failed (naming the stage and its log) or was
+        canceled (`state` is then CANCELED), WaitTimeoutError after `timeout` seconds (the
+        run keeps going), UnreachableError if Kubeflow goes away.
         """
+        pods = Pods(stage_templates(self.spec, self.platform_spec),
+                    self.connection.pod_namespace)
         try:
             run = wait_for_run(
-                self.connection, self.run_id, stage_labels(self.spec), timeout=timeout,
-                echo=echo or self.echo, poll_interval=poll_interval,
+                self.connection, self.run_id, stage_keys(self.spec), timeout=timeout,
+                echo=echo or self.echo, poll_interval=poll_interval, pods=pods,
             )
         except RunFailedError as exc:
             self.state = getattr(exc, "state", None) or self.state
@@ -67,14 +74,27 @@ class RunHandle:
         return self.state
 
     def status(self) -> str:
-        """The run's current state, without waiting."""
+        """The run's current state, without waiting (CANCELED for a canceled run)."""
         self.state = self._peek()
         return self.state
 
-    def cancel(self) -> None:
-        """Ask Kubeflow to terminate the run (it ends CANCELED)."""
+    def cancel(self) -> str:
+        """Ask Kubeflow to stop the run; return its state (CANCELING, or how it had ended).
+
+        The 2.17 server refuses to terminate a run that is not pending or running ("Row not
+        found"); canceling such a run again, or a finished one, changes nothing.
+        """
+        from kfp_server_api.exceptions import ApiException
+
         with self.connection.call(f"canceling run {self.run_id}"):
-            self.client.terminate_run(self.run_id)
+            try:
+                self.client.terminate_run(self.run_id)
+            except ApiException as exc:
+                if "Row not found" not in str(getattr(exc, "body", "") or ""):
+                    raise
+                return self.status()
+        self.state = "CANCELING"
+        return self.state
 
     def outputs(self, mapping: Mapping[str, Any], force: bool = False) -> dict[str, str]:
         """Copy outputs of the finished run: `{name: dest}` -> `{name: where it went}`.
@@ -134,7 +154,8 @@ class RunHandle:
     def _peek(self) -> str:
         with self.connection.call(f"reading run {self.run_id}"):
             run = self.client.get_run(self.run_id)
-        return str(getattr(run, "state", None) or "PENDING").upper()
+        state = state_of(run) or "PENDING"
+        return "CANCELED" if state in ("FAILED", "CANCELED") and was_canceled(run) else state
 
     def __repr__(self) -> str:
         return f"RunHandle(run_id={self.run_id!r}, state={self.state!r}, url={self.url!r})"

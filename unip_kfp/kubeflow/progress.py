@@ -1,10 +1,14 @@
-"""Wait for a run honestly: per-stage progress from the run details, every terminal state.
+"""Wait for a run honestly: per-stage progress from the Argo nodes, every way a run ends.
 
-`kfp.Client.wait_for_run_completion` ends only on succeeded/failed/skipped/error, so a
-CANCELED run makes it spin until its timeout. Here SUCCEEDED, SKIPPED, FAILED and CANCELED all
-end the wait; FAILED and CANCELED raise `RunFailedError` naming the stage when the task
-details say which one. Polling starts fast (0.2 s) and backs off to 5 s, or uses a fixed
-interval (`poll_interval=`, env `UNIP_KFP_POLL_INTERVAL`).
+`kfp.Client.wait_for_run_completion` ends only on succeeded/failed/skipped/error. Here
+SUCCEEDED and SKIPPED end the wait with success; FAILED and CANCELED raise `RunFailedError`.
+What the 2.17 server reports is read as `stages.py` explains: stages among the Argo nodes
+by task key; a run whose history passes through CANCELING was canceled by a user, although
+it ends FAILED; an omitted or skipped stage did not run. The server gives no error text, so
+the failure names the failed stage and points to its log (`pods.py` derives the pod).
+
+Polling starts fast (0.2 s) and backs off to 5 s, or uses a fixed interval (`poll_interval=`,
+env `UNIP_KFP_POLL_INTERVAL`).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from typing import Any
 
 from ..errors import RunFailedError, WaitTimeoutError
 from .connection import Connection, KubeflowUnavailable
+from .pods import EXECUTOR_TEMPLATE, logs_command, node_name, pod_name, stage_pod
+from .stages import NOT_RUN, Stage, run_workflow, stage_states, state_of, was_canceled
 
 TERMINAL = frozenset({"SUCCEEDED", "SKIPPED", "FAILED", "CANCELED"})
 SUCCESS = frozenset({"SUCCEEDED", "SKIPPED"})
@@ -29,46 +35,62 @@ MAX_NETWORK_FAILURES = 3
 class Progress:
     """What we have shown so far, so that only changes are printed."""
 
-    labels: dict[str, str]
+    keys: dict[str, str]
     echo: Callable[[str], None]
     run_state: str | None = None
     stages: dict[str, str] = field(default_factory=dict)
+    canceled: bool = False
 
     def show(self, run: Any) -> None:
-        state = _state(run)
+        state = state_of(run) or "PENDING"
+        self.canceled = self.canceled or was_canceled(run)
         if state != self.run_state:
             self.run_state = state
             if state not in TERMINAL:
-                self.echo(f"run {state}")
-        for stage, task in stage_tasks(run, self.labels).items():
-            task_state = _state(task)
-            if self.stages.get(stage) == task_state:
+                self.echo(f"run {state}" + (": canceled by a user" if state == "CANCELING"
+                                            else ""))
+        for name, stage in stage_states(run, self.keys).items():
+            label = self._label(stage)
+            if label is None or self.stages.get(name) == label:
                 continue
-            self.stages[stage] = task_state
-            line = f"  {stage}: {task_state}"
-            took = _duration(getattr(task, "start_time", None), getattr(task, "end_time", None))
-            if task_state in TERMINAL and took:
+            self.stages[name] = label
+            line = f"  {name}: {label}"
+            took = _duration(stage.started, stage.ended)
+            if stage.state in TERMINAL and took:
                 line += f" ({took})"
-            error = _message(getattr(task, "error", None))
-            if task_state == "FAILED" and error:
-                line += f": {error}"
+            if stage.in_driver:
+                line += ": its driver failed (before the command started)"
             self.echo(line)
+
+    def _label(self, stage: Stage) -> str | None:
+        if stage.state == "FAILED" and self.canceled and not stage.in_driver:
+            return "canceled"  # Argo fails the pods it stops
+        return stage.state
+
+
+@dataclass(frozen=True)
+class Pods:
+    """How to name a run's stage pods: executor template per task key, their namespace."""
+
+    templates: dict[str, str]
+    namespace: str | None
 
 
 def wait_for_run(
     connection: Connection,
     run_id: str,
-    labels: dict[str, str],
+    keys: dict[str, str],
     *,
     timeout: float | None = None,
     echo: Callable[[str], None],
     poll_interval: float | None = None,
+    pods: Pods | None = None,
 ) -> Any:
     """Poll `get_run` until a terminal state; return the final run or raise (module doc)."""
     fixed = poll_interval or _env_interval()
     interval = fixed or FIRST_INTERVAL
     started = time.monotonic()
-    progress = Progress(labels, echo)
+    progress = Progress(keys, echo)
     failures = 0
     url = connection.run_url(run_id)
     while True:
@@ -85,9 +107,9 @@ def wait_for_run(
             run = None
         if run is not None:
             progress.show(run)
-            state = _state(run)
+            state = state_of(run) or "PENDING"
             if state in TERMINAL:
-                _finish(run, state, progress, run_id, url, time.monotonic() - started)
+                _finish(run, state, progress, url, time.monotonic() - started, pods)
                 return run
         elapsed = time.monotonic() - started
         if timeout is not None and elapsed >= timeout:
@@ -102,44 +124,68 @@ def wait_for_run(
             interval = min(interval * 1.5, MAX_INTERVAL)
 
 
-def stage_tasks(run: Any, labels: dict[str, str]) -> dict[str, Any]:
-    """The run's task details that are stages, by stage display name (helpers dropped)."""
-    details = getattr(getattr(run, "run_details", None), "task_details", None) or []
-    found: dict[str, Any] = {}
-    for task in details:
-        label = labels.get(str(getattr(task, "display_name", "") or ""))
-        if label is not None:
-            found[label] = task
-    return found
-
-
-def _finish(run: Any, state: str, progress: Progress, run_id: str, url: str,
-            elapsed: float) -> None:
+def _finish(run: Any, state: str, progress: Progress, url: str, elapsed: float,
+            pods: Pods | None) -> None:
     took = _seconds(elapsed)
     if state in SUCCESS:
         progress.echo(f"run {state} after {took}")
         return
-    tasks = stage_tasks(run, progress.labels)
-    failed = [name for name, t in tasks.items() if _state(t) == "FAILED"]
-    active = [name for name, t in tasks.items() if _state(t) in ("RUNNING", "CANCELING",
-                                                                  "CANCELED")]
-    error = _message(getattr(run, "error", None))
-    if state == "CANCELED":
-        what = f"run {run_id} was CANCELED"
-        if active:
-            what += f" while stage {_names(active)} ran"
-    else:
-        what = f"run {run_id} FAILED"
-        if failed:
-            what += f": stage {_names(failed)} failed"
-            error = error or next(
-                (m for m in (_message(getattr(tasks[f], "error", None)) for f in failed) if m),
-                None,
-            )
-    if error:
-        what += f" ({error})"
+    stages = stage_states(run, progress.keys)
+    for name in stages:
+        if name not in progress.stages:
+            progress.echo(f"  {name}: {NOT_RUN}")
+    run_id = str(getattr(run, "run_id", "") or "")
+    if progress.canceled or was_canceled(run):
+        progress.echo(f"run canceled after {took} (Kubeflow reports it {state})")
+        ran = [n for n, s in stages.items() if s.state in ("RUNNING", "PENDING", "FAILED")]
+        what = f"run {run_id} was canceled by a user"
+        if ran:
+            what += f" while stage {_names(ran)} ran"
+        _raise(f"{what}\n    details: {url}", "CANCELED")
     progress.echo(f"run {state} after {took}")
-    failure = RunFailedError(f"{what}\n    details: {url}")
+    failed = [s for s in stages.values() if s.state == "FAILED"]
+    lines = [f"run {run_id} {state}"]
+    if failed:
+        lines[0] += f": stage {_names([s.name for s in failed])} failed"
+        if all(s.in_driver for s in failed):
+            lines[0] += " before its command started"
+        lines[0] += " (Kubeflow gives no reason; the log says why)"
+        lines += _log_lines(run, failed, pods)
+    else:
+        steps = _failed_steps(run, set(progress.keys))
+        if steps:
+            lines[0] += f": Kubeflow's step(s) {_names(steps)} failed, no stage did"
+    _raise("\n    ".join([*lines, f"details: {url}"]), state)
+
+
+def _log_lines(run: Any, failed: list[Stage], pods: Pods | None) -> list[str]:
+    """`log of 'stage': kubectl logs ...` for each failed stage whose pod can be named."""
+    workflow = run_workflow(run)
+    if workflow is None or pods is None:
+        return ["log: the stage's Logs tab in the Kubeflow UI (link below)"]
+    lines = []
+    for stage in failed:
+        if stage.in_driver:
+            pod = pod_name(workflow, node_name(workflow, "root", stage.key + "-driver"),
+                           "system-container-driver")
+        else:
+            pod = stage_pod(workflow, stage.key, pods.templates.get(stage.key,
+                                                                    EXECUTOR_TEMPLATE))
+        lines.append(f"log of '{stage.name}': {logs_command(pod, pods.namespace)}")
+    return lines
+
+
+def _failed_steps(run: Any, keys: set[str]) -> list[str]:
+    """Display names of failed nodes other than stages, the run's DAGs and the workflow."""
+    workflow = run_workflow(run)
+    details = getattr(getattr(run, "run_details", None), "task_details", None) or []
+    skip = {"root", workflow, *keys}
+    return sorted({str(t.display_name) for t in details
+                   if state_of(t) == "FAILED" and t.display_name not in skip})
+
+
+def _raise(message: str, state: str) -> None:
+    failure = RunFailedError(message)
     failure.state = state  # type: ignore[attr-defined]
     raise failure
 
@@ -148,21 +194,8 @@ def _names(names: list[str]) -> str:
     return ", ".join(f"'{n}'" for n in names)
 
 
-def _state(obj: Any) -> str:
-    return str(getattr(obj, "state", None) or "PENDING").upper()
-
-
-def _message(error: Any) -> str | None:
-    if error is None:
-        return None
-    message = getattr(error, "message", None)
-    if message is None and isinstance(error, dict):
-        message = error.get("message")
-    return str(message).strip() or None if message else None
-
-
-def _duration(start: Any, end: Any) -> str | None:
-    if isinstance(start, datetime) and isinstance(end, datetime) and end >= start:
+def _duration(start: datetime | None, end: datetime | None) -> str | None:
+    if start is not None and end is not None and end >= start:
         return _seconds((end - start).total_seconds())
     return None
 

@@ -25,14 +25,16 @@ from ..plan import PipelinePlan
 from ..runargs import InputValue, box_uri, parse_inputs
 from ..s3 import Location, resolve_endpoint
 from ..target import Prepared, prepare
-from .connection import Connection, connect
+from .connection import Connection, connect, note_ignored_namespace
 from .handle import RunHandle
 from .storage import Storage
-from .versions import find_version, unwrap_spec
+from .versions import find_version, unwrap_platform, unwrap_spec
 
 DEFAULT_PIPELINE_ROOT = "minio://mlpipeline/v2/artifacts"
 
 
+# Longer than 50 lines only by its signature and docstring: the 14 keyword options are the
+# public Python API (docs/kubeflow.md); the body is about 30 lines of steps in order.
 def submit(
     target: Any,
     *,
@@ -60,62 +62,94 @@ def submit(
     """
     say = echo or print
     prepared = prepare(target, pipeline=pipeline, cache=cache, parallel=parallel)
-    plan = prepared.plan
+    plan, settings = prepared.plan, prepared.settings.config
     given = parse_inputs(plan, {k: _as_text(v) for k, v in (inputs or {}).items()})
     local = {name: value for name, value in given.items() if value.kind == "local"}
     _check_local(plan, local)
-    settings = prepared.settings.config
-    endpoint_config = settings.s3
-    storages: list[Storage] = []
-
-    def storage() -> Storage:
-        if not storages:
-            storages.append(Storage(resolve_endpoint(s3_endpoint, endpoint_config), say))
-        return storages[0]
-
+    storage = _LazyStorage(s3_endpoint, settings.s3, say)
     if local:
         _ = storage().client  # endpoint and keys resolved (usage errors) before Kubeflow
     connection = connect(client=client, host=host, namespace=namespace, token=token,
                          config=settings.kubeflow)
+    note_ignored_namespace(connection, say)
     version = (
         find_version(connection, from_version, default_pipeline=plan.name)
         if from_version else None
     )
-    spec = unwrap_spec(version.pipeline_spec) if version is not None else prepared.spec
-    if version is not None and not spec:
-        raise UsageError(f"pipeline version {version.pipeline_version_id} has no pipeline spec")
-    params = {name: _parameter(value, plan) for name, value in given.items() if name not in local}
-    if local:
-        folder = _run_folder(plan)
-        for name, value in local.items():
-            params[name] = _upload(storage(), plan, folder, value, say)
+    spec, platform = _run_spec(prepared, version)
+    params = _parameters(plan, given, storage, say)
     pipeline_root = settings.kubeflow.pipeline_root or DEFAULT_PIPELINE_ROOT
     experiment_name = _experiment_name(experiment or settings.kubeflow.experiment, plan, say)
-    with connection.call(f"finding or creating experiment '{experiment_name}'"):
-        created = connection.client.create_experiment(
-            experiment_name, description=f"UNIP pipeline {plan.name}",
-            namespace=connection.namespace,
-        )
-    experiment_id = created.experiment_id
+    experiment_id = _experiment_id(connection, experiment_name, plan)
     name = run_name or f"{plan.name} {time.strftime('%Y-%m-%d %H:%M:%S')}"
-    with connection.call(f"creating run '{name}'"):
-        if version is not None:
-            run = connection.client.run_pipeline(
-                experiment_id=experiment_id, job_name=name, params=params,
-                pipeline_id=version.pipeline_id, version_id=version.pipeline_version_id,
-                pipeline_root=pipeline_root, enable_caching=True if cache else None,
-            )
-        else:
-            run = _run_package(connection, prepared, experiment_id, name, params,
-                               pipeline_root, cache)
+    run = _create_run(connection, prepared, version, experiment_id, name, params,
+                      pipeline_root, cache)
     handle = RunHandle(
         run_id=run.run_id, url=connection.run_url(run.run_id), experiment_id=experiment_id,
         plan=plan, spec=spec, pipeline_root=pipeline_root, connection=connection,
-        storage=storage, echo=say, cache=cache,
+        storage=storage, echo=say, cache=cache, platform_spec=platform,
     )
     say(f"experiment '{experiment_name}': {connection.experiment_url(experiment_id)}")
     say(f"run '{name}' ({run.run_id}): {handle.url}")
     return handle
+
+
+def _parameters(plan: PipelinePlan, given: Mapping[str, InputValue], storage: _LazyStorage,
+                say: Callable[[str], None]) -> dict[str, Any]:
+    """The run's parameters; local files are uploaded to a file group of this submission."""
+    params = {name: _parameter(value, plan) for name, value in given.items()
+              if value.kind != "local"}
+    local = {name: value for name, value in given.items() if value.kind == "local"}
+    if local:
+        folder = _run_folder(plan)
+        for name, value in local.items():
+            params[name] = _upload(storage(), plan, folder, value, say)
+    return params
+
+
+def _experiment_id(connection: Connection, name: str, plan: PipelinePlan) -> str:
+    """Find or create the experiment (kfp looks it up by name in the namespace first)."""
+    with connection.call(f"finding or creating experiment '{name}'"):
+        created = connection.client.create_experiment(
+            name, description=f"UNIP pipeline {plan.name}", namespace=connection.namespace)
+    return str(created.experiment_id)
+
+
+class _LazyStorage:
+    """The box storage, built on first use (only runs with local files or outputs need S3)."""
+
+    def __init__(self, endpoint: str | None, config: Any, say: Callable[[str], None]):
+        self._endpoint, self._config, self._say = endpoint, config, say
+        self._storage: Storage | None = None
+
+    def __call__(self) -> Storage:
+        if self._storage is None:
+            self._storage = Storage(resolve_endpoint(self._endpoint, self._config), self._say)
+        return self._storage
+
+
+def _run_spec(prepared: Prepared, version: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The pipeline spec the run will have, and its platform spec when it renames pods."""
+    if version is None:
+        return prepared.spec, _pod_platform(prepared.content)
+    spec = unwrap_spec(version.pipeline_spec)
+    if not spec:
+        raise UsageError(f"pipeline version {version.pipeline_version_id} has no pipeline spec")
+    return spec, unwrap_platform(version.pipeline_spec)
+
+
+def _create_run(connection: Connection, prepared: Prepared, version: Any, experiment_id: str,
+                name: str, params: dict[str, Any], pipeline_root: str, cache: bool) -> Any:
+    """Create the run: of the uploaded `version`, or with the package embedded."""
+    with connection.call(f"creating run '{name}'"):
+        if version is None:
+            return _run_package(connection, prepared, experiment_id, name, params,
+                                pipeline_root, cache)
+        return connection.client.run_pipeline(
+            experiment_id=experiment_id, job_name=name, params=params,
+            pipeline_id=version.pipeline_id, version_id=version.pipeline_version_id,
+            pipeline_root=pipeline_root, enable_caching=True if cache else None,
+        )
 
 
 def _run_package(connection: Connection, prepared: Prepared, experiment_id: str, name: str,
@@ -132,6 +166,20 @@ def _run_package(connection: Connection, prepared: Prepared, experiment_id: str,
             params=params, pipeline_root=pipeline_root,
             enable_caching=True if cache else None,
         )
+
+
+def _pod_platform(content: bytes) -> dict[str, Any] | None:
+    """The package's platform document when it changes pod names (pod metadata), else None.
+
+    Only `podMetadata` renames a stage's pod template (`pods.executor_template`), so the
+    YAML is parsed only when it is there.
+    """
+    if b"podMetadata" not in content:
+        return None
+    import yaml
+
+    docs = [d for d in yaml.safe_load_all(content) if isinstance(d, dict)]
+    return docs[1] if len(docs) > 1 else None
 
 
 def _experiment_name(chosen: str | None, plan: PipelinePlan, say: Callable[[str], None]) -> str:

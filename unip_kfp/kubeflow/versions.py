@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 from ..errors import UsageError
 from ..target import prepare
-from .connection import Connection, api_status, connect
+from .connection import Connection, api_status, connect, note_ignored_namespace
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
@@ -63,39 +63,45 @@ def upload(
     prepared = prepare(target, pipeline=pipeline, cache=cache, parallel=parallel)
     connection = connect(client=client, host=host, namespace=namespace, token=token,
                          config=prepared.settings.config.kubeflow)
+    note_ignored_namespace(connection, say)
     name = pipeline_name or prepared.plan.name
-    sha = prepared.sha256
-    mark = content_mark(sha)
+    mark = content_mark(prepared.sha256)
     text = f"{description or prepared.plan.description or f'UNIP pipeline {name}'} {mark}"
     with tempfile.TemporaryDirectory(prefix="unip-kfp-") as folder:
         path = os.path.join(folder, f"{prepared.plan.name}.yaml")
         with open(path, "wb") as handle:
             handle.write(prepared.content)
-        pipeline_id = find_pipeline(connection, name)
+        return _upload_file(connection, path, name, prepared.sha256, text, say)
+
+
+def _upload_file(connection: Connection, path: str, name: str, sha: str, text: str,
+                 say: Callable[[str], None]) -> Upload:
+    """Upload the package at `path` as pipeline `name`, unless a version already holds it."""
+    pipeline_id = find_pipeline(connection, name)
+    if pipeline_id is None:
+        pipeline_id = _create_pipeline(connection, path, name, text)
+        if pipeline_id is not None:
+            first = next(_versions(connection, pipeline_id), None)
+            if first is None:
+                raise UsageError(f"Kubeflow created pipeline '{name}' without a version")
+            say(f"pipeline '{name}' created: {connection.pipeline_url(pipeline_id)}")
+            return Upload(pipeline_id, first.pipeline_version_id, True)
+        pipeline_id = find_pipeline(connection, name)  # created meanwhile by someone else
         if pipeline_id is None:
-            pipeline_id = _create_pipeline(connection, path, name, text)
-            if pipeline_id is not None:
-                first = next(_versions(connection, pipeline_id), None)
-                if first is None:
-                    raise UsageError(f"Kubeflow created pipeline '{name}' without a version")
-                say(f"pipeline '{name}' created: {connection.pipeline_url(pipeline_id)}")
-                return Upload(pipeline_id, first.pipeline_version_id, True)
-            pipeline_id = find_pipeline(connection, name)  # created meanwhile by someone else
-            if pipeline_id is None:
-                raise UsageError(f"pipeline '{name}' exists but cannot be listed here")
+            raise UsageError(f"pipeline '{name}' exists but cannot be listed here")
+    existing = _same_package(connection, pipeline_id, sha)
+    if existing is None:
+        created = _create_version(connection, path, pipeline_id, version_name(sha), text)
+        if created is not None:
+            say(f"pipeline '{name}': new version {version_name(sha)}: "
+                f"{connection.pipeline_url(pipeline_id, created.pipeline_version_id)}")
+            return Upload(pipeline_id, created.pipeline_version_id, True)
         existing = _same_package(connection, pipeline_id, sha)
         if existing is None:
-            created = _create_version(connection, path, pipeline_id, version_name(sha), text)
-            if created is not None:
-                say(f"pipeline '{name}': new version {version_name(sha)}: "
-                    f"{connection.pipeline_url(pipeline_id, created.pipeline_version_id)}")
-                return Upload(pipeline_id, created.pipeline_version_id, True)
-            existing = _same_package(connection, pipeline_id, sha)
-            if existing is None:
-                raise UsageError(
-                    f"pipeline '{name}' already has a version named {version_name(sha)} "
-                    "with other content; delete it or upload under another --pipeline-name"
-                )
+            raise UsageError(
+                f"pipeline '{name}' already has a version named {version_name(sha)} "
+                "with other content; delete it or upload under another --pipeline-name"
+            )
     say(f"pipeline '{name}': unchanged, version {existing.display_name or existing.name} "
         "already holds this package")
     return Upload(pipeline_id, existing.pipeline_version_id, False)
@@ -108,6 +114,12 @@ def unwrap_spec(spec: Any) -> dict[str, Any]:
         if isinstance(inner, dict):
             return dict(inner)
     return dict(spec) if isinstance(spec, dict) else {}
+
+
+def unwrap_platform(spec: Any) -> dict[str, Any] | None:
+    """The platform spec out of an API answer's `{pipeline_spec, platform_spec}`, if any."""
+    platform = spec.get("platform_spec") if isinstance(spec, dict) else None
+    return dict(platform) if isinstance(platform, dict) else None
 
 
 def find_pipeline(connection: Connection, name: str) -> str | None:
