@@ -10,7 +10,10 @@ Where S3 is and who we are come from the caller, never from a package:
 
 URIs are `minio://bucket/key` or `s3://bucket/key`: the bucket is the host part, as the KFP
 launcher reads them. Network failures and refusals are `UnreachableError` (exit 5) within
-seconds: the HTTP client retries connections once, not minio's default five times. Names
+seconds: the HTTP client retries connections once, not minio's default five times. Each
+refusal says what to fix (a wrong secret, an unknown key, keys without permission, a missing
+bucket); a refused HEAD request has no body, so the store is asked once more with a small
+listing, whose answer names the cause (tests/test_s3_errors.py, against SeaweedFS). Names
 the client refuses, and object names that would land outside a download folder, are
 `UsageError` (exit 2). `minio` is imported when a client is first needed.
 """
@@ -30,13 +33,31 @@ from .errors import RunFailedError, UnreachableError, UsageError
 SCHEMES = ("minio", "s3")
 ENDPOINT_ENV = "UNIP_KFP_S3_ENDPOINT"
 _MISSING = {"NoSuchKey", "NoSuchObject", "NotFound", "ResourceNotFound"}
+_KEYS_HINT = "AWS_ACCESS_KEY_ID (or MINIO_ACCESS_KEY)"
+_SECRET_HINT = "AWS_SECRET_ACCESS_KEY (or MINIO_SECRET_KEY)"
+_TOKEN_HINT = "refresh AWS_SESSION_TOKEN, or unset it for long-lived keys"
+# What a refusal means, and what to fix; `{bucket}` is the bucket of the request.
 _REFUSALS = {
-    "AccessDenied",
-    "InvalidAccessKeyId",
-    "SignatureDoesNotMatch",
-    "InvalidToken",
-    "ExpiredToken",
-    "AllAccessDisabled",
+    "SignatureDoesNotMatch": (
+        "the secret key does not match the access key",
+        f"set {_SECRET_HINT} to the secret of AWS_ACCESS_KEY_ID on this store",
+    ),
+    "InvalidAccessKeyId": (
+        "the store does not know the access key",
+        f"{_KEYS_HINT} is not a key of this store; is the S3 endpoint the right one?",
+    ),
+    "AccessDenied": (
+        "the keys may not do this",
+        "the store accepted the keys but refuses this request: check the policies of the "
+        "keys' user and of {bucket}",
+    ),
+    "InvalidToken": ("the session token is not valid", _TOKEN_HINT),
+    "ExpiredToken": ("the session token has expired", _TOKEN_HINT),
+    "AllAccessDisabled": ("all access to {bucket} is disabled", "ask the store's administrator"),
+    "RequestTimeTooSkewed": (
+        "this machine's clock is too far from the store's",
+        "set this machine's clock (NTP), then try again",
+    ),
 }
 
 
@@ -181,41 +202,68 @@ class S3:
 
     @contextlib.contextmanager
     def errors(self, action: str) -> Iterator[None]:
-        """S3 and network failures while `action` as `UnreachableError`, with a hint."""
+        """S3 and network failures while `action` as `UnreachableError` (exit 5) that names
+        the cause; refused HEAD requests are asked again as a GET to learn it."""
+        from minio.error import InvalidResponseError, S3Error
+        from urllib3.exceptions import HTTPError as Urllib3Error
+
+        try:
+            yield
+        except (S3Error, InvalidResponseError, Urllib3Error, OSError, ValueError) as exc:
+            raise self._failure(self._explained(exc), action) from None
+
+    def _explained(self, exc: Exception) -> Exception:
+        """For an error minio made up from a bodiless answer (HEAD: every refusal is
+        "AccessDenied"), the store's own answer to a small listing of the same place."""
+        from minio.error import InvalidResponseError, S3Error
+
+        if not isinstance(exc, S3Error) or not exc.bucket_name:
+            return exc
+        if exc.response is not None and exc.response.data:  # the store said why
+            return exc
+        try:
+            listing = self.client.list_objects(exc.bucket_name, exc.object_name or None)
+            next(iter(listing), None)
+        except (S3Error, InvalidResponseError) as answer:
+            return answer
+        except Exception:  # the first error stays the one reported
+            return exc
+        return exc
+
+    def _failure(self, exc: Exception, action: str) -> Exception:
+        """The product error for `exc`, raised while `action`."""
         from minio.error import InvalidResponseError, S3Error
         from urllib3.exceptions import HTTPError as Urllib3Error
 
         where = self.endpoint.url
-        try:
-            yield
-        except S3Error as exc:
+        if isinstance(exc, S3Error):
+            bucket = f"bucket '{exc.bucket_name}'" if exc.bucket_name else "the bucket"
             if exc.code in _REFUSALS:
-                raise UnreachableError(
-                    f"S3 at {where} refused {action} ({exc.code})\n    hint: check "
-                    "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY and the bucket's policy"
-                ) from None
+                what, hint = (t.format(bucket=bucket) for t in _REFUSALS[exc.code])
+                return UnreachableError(
+                    f"S3 at {where} refused {action}: {what} ({exc.code})\n    hint: {hint}"
+                )
             if exc.code == "NoSuchBucket":
-                raise UnreachableError(
-                    f"S3 at {where}: bucket '{exc.bucket_name}' does not exist ({action})\n"
-                    "    hint: check the box URI (--box, unip-kfp.yaml) and the S3 endpoint"
-                ) from None
-            raise UnreachableError(
-                f"S3 at {where} failed {action}: {exc.code}: {exc.message}"
-            ) from None
-        except InvalidResponseError as exc:
-            raise UnreachableError(
+                return UnreachableError(
+                    f"S3 at {where}: {bucket} does not exist ({action})\n    hint: check the "
+                    "bucket (the host part of the URI, or of the box's URI: --box, "
+                    "unip-kfp.yaml) and the S3 endpoint"
+                )
+            return UnreachableError(f"S3 at {where} failed {action}: {exc.code}: {exc.message}")
+        if isinstance(exc, InvalidResponseError):
+            return UnreachableError(
                 f"{where} does not answer like S3 while {action} (HTTP {exc._code}); "
                 "is --s3-endpoint the S3 API (not a console)?"
-            ) from None
-        except (Urllib3Error, OSError) as exc:
-            if isinstance(exc, OSError) and not _is_network_error(exc):
-                raise RunFailedError(f"{action}: {exc}") from None
-            raise UnreachableError(
-                f"cannot reach S3 at {where} while {action}: {_reason(exc)}\n    hint: check "
-                "--s3-endpoint / UNIP_KFP_S3_ENDPOINT / s3.endpoint (a port-forward running?)"
-            ) from None
-        except ValueError as exc:  # minio checks bucket and object names client-side
-            raise UsageError(f"S3 names refused while {action}: {exc}") from None
+            )
+        if isinstance(exc, ValueError) and not isinstance(exc, Urllib3Error):
+            # minio checks bucket and object names client-side
+            return UsageError(f"S3 names refused while {action}: {exc}")
+        if isinstance(exc, OSError) and not _is_network_error(exc):
+            return RunFailedError(f"{action}: {exc}")
+        return UnreachableError(
+            f"cannot reach S3 at {where} while {action}: {_reason(exc)}\n    hint: check "
+            "--s3-endpoint / UNIP_KFP_S3_ENDPOINT / s3.endpoint (a port-forward running?)"
+        )
 
     def is_file(self, location: Location, action: str | None = None) -> bool:
         """An object with exactly this key (not the bucket root)."""
