@@ -104,6 +104,7 @@ class Endpoint:
     host: str
     secure: bool
     region: str | None = None
+    ca_cert: str | None = None  # s3.caCert, else AWS_CA_BUNDLE; else SSL_CERT_FILE / certifi
 
     @property
     def url(self) -> str:
@@ -124,13 +125,17 @@ def find_endpoint(explicit: str | None = None, config: S3Config | None = None) -
     if not raw:
         return None
     region = config.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    ca = config.ca_cert or os.environ.get("AWS_CA_BUNDLE") or None
+    if ca and not os.path.isfile(os.path.expanduser(ca)):
+        raise UsageError(f"S3 CA bundle {ca}: no such file (s3.caCert, AWS_CA_BUNDLE)")
+    ca = os.path.abspath(os.path.expanduser(ca)) if ca else None
     if "://" in raw:
         parts = urllib.parse.urlsplit(raw)
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/"):
             raise UsageError(f"S3 endpoint {raw}: expected http(s)://host[:port] with no path")
-        return Endpoint(parts.netloc, parts.scheme == "https", region or None)
+        return Endpoint(parts.netloc, parts.scheme == "https", region or None, ca)
     secure = True if config.secure is None else config.secure
-    return Endpoint(raw.strip("/"), secure, region or None)
+    return Endpoint(raw.strip("/"), secure, region or None, ca)
 
 
 def resolve_endpoint(explicit: str | None = None, config: S3Config | None = None) -> Endpoint:
@@ -172,7 +177,7 @@ def make_client(endpoint: Endpoint) -> Any:
             status_forcelist=[500, 502, 503, 504],
         ),
         cert_reqs="CERT_REQUIRED",
-        ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
+        ca_certs=endpoint.ca_cert or os.environ.get("SSL_CERT_FILE") or certifi.where(),
     )
     return Minio(
         endpoint.host, access_key=access, secret_key=secret, session_token=session,
@@ -260,6 +265,13 @@ class S3:
             return UsageError(f"S3 names refused while {action}: {exc}")
         if isinstance(exc, OSError) and not _is_network_error(exc):
             return RunFailedError(f"{action}: {exc}")
+        if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+            ca = self.endpoint.ca_cert or os.environ.get("SSL_CERT_FILE") or "the public CAs"
+            return UnreachableError(
+                f"TLS to S3 at {where} failed with {ca} while {action}: the certificate is not "
+                "signed by it\n    hint: pass the CA that signed it: s3.caCert in unip-kfp.yaml "
+                "or AWS_CA_BUNDLE"
+            )
         return UnreachableError(
             f"cannot reach S3 at {where} while {action}: {_reason(exc)}\n    hint: check "
             "--s3-endpoint / UNIP_KFP_S3_ENDPOINT / s3.endpoint (a port-forward running?)"
@@ -291,12 +303,37 @@ class S3:
             ]
         return sorted(n[len(prefix):] for n in names if not n.endswith("/"))
 
+    def check_folder(self, location: Location, action: str | None = None) -> None:
+        """Refuse `location` as a folder to write outputs into when an object has its key or
+        a parent's: MinIO would hide what is written, versitygw would refuse it."""
+        key = location.key
+        while key:
+            place = Location(location.scheme, location.bucket, key)
+            if self.is_file(place, action or f"checking {location.uri}/"):
+                raise UsageError(
+                    f"{location.uri}/ cannot hold outputs: {place.uri} is an object (a file), "
+                    "and a name that is both a file and a folder is hidden or refused by some "
+                    "S3 stores (MinIO hides the folder); choose another destination"
+                )
+            key = key.rpartition("/")[0]
+
+    def _holds_objects(self, location: Location, action: str) -> bool:
+        with self.errors(action):
+            found = self.client.list_objects(location.bucket, location.prefix, recursive=True)
+            return next(iter(found), None) is not None
+
     def download(self, location: Location, target: str, action: str | None = None
                  ) -> Downloaded:
         """The key as a file to the path `target` when it is an object, else every object
         under `key/` into the folder `target` (created, even for none)."""
         action = action or f"downloading {location.uri}"
         if self.is_file(location, action):
+            if self._holds_objects(location, action):
+                raise UsageError(
+                    f"{location.uri} is both an object and a folder (objects under "
+                    f"{location.uri}/); S3 stores differ on which one they show (MinIO hides "
+                    f"the folder), so unip-kfp reads neither: rename one of them ({action})"
+                )
             with self.errors(action):
                 self.client.fget_object(location.bucket, location.key, target)
             return Downloaded(True, 1)

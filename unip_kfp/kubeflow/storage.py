@@ -72,6 +72,7 @@ class Storage(S3):
         from minio.commonconfig import CopySource
 
         self.check_bucket(destination.bucket)
+        self.check_folder(destination)
         existing = self.names(destination)
         if existing and not force:
             raise UsageError(
