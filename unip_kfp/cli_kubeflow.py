@@ -10,6 +10,7 @@ import json
 import click
 
 from .cli import handle_errors, load_for_command, plan_options
+from .cli_auth import kubeflow_auth_options, token_choice
 
 
 @click.command()
@@ -19,7 +20,8 @@ from .cli import handle_errors, load_for_command, plan_options
 @click.option("--description", help="Description shown in the UI.")
 @click.option("--host", help="Kubeflow Pipelines API (default: KF_PIPELINES_ENDPOINT).")
 @click.option("--namespace", help="Kubeflow namespace (profile) that owns the pipeline.")
-@click.option("--token", help="Bearer token for the Kubeflow API.")
+@click.option("--token", help="Bearer token for the Kubeflow API (unsafe: use --token-file).")
+@kubeflow_auth_options
 @click.option("--parallel", is_flag=True, help="Compile with data dependencies only.")
 @click.option("--cache", is_flag=True, help="Compile with caching on.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
@@ -28,7 +30,8 @@ from .cli import handle_errors, load_for_command, plan_options
 def upload(path: str, pipeline: str | None, pipeline_name: str | None,
            description: str | None, host: str | None, namespace: str | None,
            token: str | None, parallel: bool, cache: bool, fmt: str, boxes: tuple[str, ...],
-           user: str | None, strict: bool, config: str | None) -> None:
+           user: str | None, strict: bool, config: str | None, token_file: str | None = None,
+           ca_cert: str | None = None) -> None:
     """Upload PATH (manifests or a package): a new pipeline, a new version, or nothing.
 
     The version is named after the package's content hash, so uploading an unchanged
@@ -39,8 +42,10 @@ def upload(path: str, pipeline: str | None, pipeline_name: str | None,
     from .package import is_package
 
     target = path if is_package(path) else load_for_command([path], boxes, user, strict, config)
+    token, token_file = token_choice(token, token_file)
     result = upload_package(
         target, host=host, pipeline_name=pipeline_name, namespace=namespace, token=token,
+        token_file=token_file, ca_cert=ca_cert,
         pipeline=pipeline, description=description, cache=cache, parallel=parallel,
         echo=lambda line: click.echo(line, err=True),
     )

@@ -12,6 +12,7 @@ import sys
 import click
 
 from .cli import handle_errors, load_for_command, parse_pairs, plan_options
+from .cli_auth import kubeflow_auth_options, token_choice
 from .config import find_config, load_settings
 from .errors import UsageError
 from .package import is_package
@@ -39,7 +40,8 @@ from .runargs import check_local_destinations
 @click.option("--namespace", help="Kubeflow namespace (profile) of the run.")
 @click.option("--experiment", help="Experiment name (default: the pipeline name).")
 @click.option("--run-name", help="Display name of the run.")
-@click.option("--token", help="Bearer token for the Kubeflow API.")
+@click.option("--token", help="Bearer token for the Kubeflow API (unsafe: use --token-file).")
+@kubeflow_auth_options
 @click.option("--wait/--no-wait", default=True, show_default=True,
               help="Wait for the Kubeflow run to finish.")
 @click.option("--timeout", type=click.FloatRange(min=0), help="Stop waiting after SECONDS.")
@@ -52,7 +54,8 @@ def run(path: str, pipeline: str | None, inputs: tuple[str, ...], outputs: tuple
         keep: bool, parallel: bool, cache: bool, host: str | None, namespace: str | None,
         experiment: str | None, run_name: str | None, token: str | None, wait: bool,
         timeout: float | None, from_version: str | None, s3_endpoint: str | None,
-        boxes: tuple[str, ...], user: str | None, strict: bool, config: str | None) -> None:
+        boxes: tuple[str, ...], user: str | None, strict: bool, config: str | None,
+        token_file: str | None = None, ca_cert: str | None = None) -> None:
     """Run a pipeline: here (default) or on Kubeflow (--host)."""
     input_map = parse_pairs("-i", inputs)
     output_map = parse_pairs("-o", outputs)
@@ -75,7 +78,9 @@ def run(path: str, pipeline: str | None, inputs: tuple[str, ...], outputs: tuple
 
     # Fail before submitting, not after a long run: local -o folders must be usable.
     check_local_destinations(output_map.values(), force=force)
+    token, token_file = token_choice(token, token_file)
     handle = submit(target, pipeline=pipeline, host=host, namespace=namespace, token=token,
+                    token_file=token_file, ca_cert=ca_cert,
                     experiment=experiment, run_name=run_name, inputs=input_map,
                     from_version=from_version, s3_endpoint=s3_endpoint, cache=cache,
                     parallel=parallel, echo=lambda line: click.echo(line, err=True))

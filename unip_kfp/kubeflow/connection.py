@@ -26,6 +26,7 @@ input or an unknown version is `UsageError` (exit 2), with the server's own word
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import os
@@ -40,6 +41,7 @@ from typing import Any
 
 from ..config import KubeflowConfig
 from ..errors import RunFailedError, UnipKfpError, UnreachableError, UsageError
+from .access import TOKEN_ENV, resolve_ca, ssl_context, suggest_prefix, tls_failure
 from .server_errors import (  # noqa: F401  (api_status and AUTH_HINT are used from here too)
     AUTH_HINT,
     KubeflowUnavailable,
@@ -61,6 +63,8 @@ class Auth:
 
     token: str | None = None
     token_file: str | None = None
+    cookie: str | None = None  # None: kfp's default (context.json); see access.py
+    session: Any = None  # the host's `unip-kfp login` session (sessions.Session)
 
     def bearer(self) -> str | None:
         if self.token:
@@ -74,8 +78,11 @@ class Auth:
         if self.token:
             return "bearer token"
         if self.token_file:
-            return f"service-account token file {self.token_file}"
-        return "no token"
+            return f"token file {self.token_file}"
+        if self.session is not None:
+            return str(self.session.describe())
+        return "session cookie of ~/.config/kfp/context.json" if self.cookie is None and (
+            _context().get("client_authentication_cookie")) else "no token"
 
 
 @dataclass
@@ -127,15 +134,18 @@ def connect(
     token: str | None = None,
     config: KubeflowConfig | None = None,
     probe_timeout: float | None = None,
+    token_file: str | None = None,
+    ca_cert: str | None = None,
 ) -> Connection:
     """A `Connection` to Kubeflow: the given client, or a new `kfp.Client` after a quick probe."""
     config = config or KubeflowConfig()
     if client is not None:
         return _wrap(client, namespace or config.namespace)
     resolved_host = resolve_host(host or os.environ.get("KF_PIPELINES_ENDPOINT") or config.host)
-    auth = resolve_auth(token)
+    auth = with_session(resolve_auth(token, token_file), resolved_host)
+    ca = resolve_ca(ca_cert, config)
     timeout = probe_timeout or float(os.environ.get("UNIP_KFP_CONNECT_TIMEOUT") or 5)
-    health = probe(resolved_host, auth, timeout)
+    health = probe(resolved_host, auth, timeout, ca)
     multi_user = bool(health.get("multi_user"))
     chosen_ns = namespace or config.namespace or _context_namespace()
     if multi_user and not chosen_ns:
@@ -145,7 +155,7 @@ def connect(
                 f"Kubeflow at {resolved_host} is multi-user: choose your profile namespace "
                 "with --namespace NS (or kubeflow.namespace in unip-kfp.yaml)"
             )
-    kfp_client = _new_client(resolved_host, chosen_ns, auth)
+    kfp_client = _new_client(resolved_host, chosen_ns, auth, ca)
     ui_host = os.environ.get("KF_PIPELINES_UI_ENDPOINT") or resolved_host
     return Connection(kfp_client, resolved_host, chosen_ns, ui_host.rstrip("/"), multi_user)
 
@@ -174,12 +184,29 @@ def resolve_host(host: str | None) -> str:
     return host
 
 
-def resolve_auth(token: str | None) -> Auth:
-    """Explicit token, else the service-account token file (KF_PIPELINES_SA_TOKEN_PATH)."""
+def resolve_auth(token: str | None, token_file: str | None = None) -> Auth:
+    """Explicit token or token file, else UNIP_KFP_TOKEN, else the service-account token file
+    (KF_PIPELINES_SA_TOKEN_PATH)."""
     if token:
         return Auth(token=token.strip())
+    if token_file:
+        if not os.path.isfile(os.path.expanduser(token_file)):
+            raise UsageError(f"--token-file {token_file}: no such file")
+        return Auth(token_file=os.path.expanduser(token_file))
+    if os.environ.get(TOKEN_ENV, "").strip():
+        return Auth(token=os.environ[TOKEN_ENV].strip())
     path = _sa_token_file()
     return Auth(token_file=path) if path else Auth()
+
+
+def with_session(auth: Auth, host: str) -> Auth:
+    """Add the host's login session (or keep another host's from being sent; sessions.py).
+
+    A token wins over a session; an expired session of this host is `SessionExpired`."""
+    from .sessions import cookie_for
+
+    cookie, session = cookie_for(host, required=not (auth.token or auth.token_file))
+    return dataclasses.replace(auth, cookie=cookie, session=session)
 
 
 def _sa_token_file() -> str | None:
@@ -216,62 +243,86 @@ def _context_namespace() -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def probe(host: str, auth: Auth, timeout: float) -> dict[str, Any]:
+def probe(host: str, auth: Auth, timeout: float, ca_cert: str | None = None) -> dict[str, Any]:
     """`GET <host>/apis/v2beta1/healthz` within `timeout`; failures are `UnreachableError`."""
     url = host + API_PREFIX + "/healthz"
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})
-    try:
-        bearer = auth.bearer()
-    except OSError as exc:
-        raise UsageError(f"cannot read the token file {auth.token_file}: {exc.strerror}") from None
-    if bearer:
-        request.add_header("Authorization", f"Bearer {bearer}")
-    context = _context()
-    if context.get("client_authentication_cookie"):
-        request.add_header("Cookie", str(context["client_authentication_cookie"]))
-    if context.get("client_authentication_header_name"):
-        request.add_header(
-            str(context["client_authentication_header_name"]),
-            str(context.get("client_authentication_header_value") or ""),
-        )
+    headers = _headers(auth)
+    request = urllib.request.Request(url, headers={"Accept": "application/json", **headers})
     # No proxies from the environment: kfp.Client does not use them either.
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=ssl_context(ca_cert))
+    )
     try:
         with opener.open(request, timeout=timeout) as response:
             body = response.read()
     except urllib.error.HTTPError as exc:
-        raise _probe_http_error(host, exc) from None
+        raise _probe_http_error(host, exc, auth, ca_cert, timeout) from None
     except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise UnreachableError(
-            f"cannot reach Kubeflow Pipelines at {host}: {_describe_network(reason, timeout)}"
-            "\n    hint: check --host / KF_PIPELINES_ENDPOINT; for a local cluster run "
-            "kubectl port-forward -n kubeflow svc/ml-pipeline-ui 8080:80 and use "
-            "--host http://localhost:8080"
-        ) from None
+        raise _network_error(host, getattr(exc, "reason", exc), timeout, ca_cert) from None
     try:
         data = json.loads(body or b"{}")
     except ValueError:
         data = None
     if not isinstance(data, dict):
+        other = suggest_prefix(host, ca_cert, timeout, headers)
+        hint = f"did you mean --host {other}? (the API answers there)" if other else AUTH_HINT
         raise UnreachableError(
             f"{host} answered {url} with a web page, not the Kubeflow Pipelines API "
-            "(a login page?)\n    hint: " + AUTH_HINT
+            f"(a login page?)\n    hint: {hint}"
         )
     return data
 
 
-def _probe_http_error(host: str, exc: urllib.error.HTTPError) -> UnreachableError:
+def _headers(auth: Auth) -> dict[str, str]:
+    """Authorization and cookie headers as kfp.Client sends them (session: sessions.py)."""
+    try:
+        bearer = auth.bearer()
+    except OSError as exc:
+        raise UsageError(f"cannot read the token file {auth.token_file}: {exc.strerror}") from None
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+    context = _context()
+    cookie = auth.cookie if auth.cookie is not None else context.get("client_authentication_cookie")
+    if cookie:
+        headers["Cookie"] = str(cookie)
+    if context.get("client_authentication_header_name"):
+        headers[str(context["client_authentication_header_name"])] = str(
+            context.get("client_authentication_header_value") or ""
+        )
+    return headers
+
+
+def _network_error(host: str, reason: object, timeout: float, ca_cert: str | None
+                   ) -> UnreachableError:
+    if isinstance(reason, ssl.SSLError):
+        return UnreachableError(tls_failure(f"Kubeflow at {host}", reason, ca_cert))
+    return UnreachableError(
+        f"cannot reach Kubeflow Pipelines at {host}: {_describe_network(reason, timeout)}"
+        "\n    hint: check --host / KF_PIPELINES_ENDPOINT; for a local cluster run "
+        "kubectl port-forward -n kubeflow svc/ml-pipeline-ui 8080:80 and use "
+        "--host http://localhost:8080"
+    )
+
+
+def _probe_http_error(host: str, exc: urllib.error.HTTPError, auth: Auth, ca_cert: str | None,
+                      timeout: float) -> UnreachableError:
     message = server_message(_safe_read(exc)) or exc.reason
     if exc.code in (401, 403):
+        hint = AUTH_HINT
+        if auth.session is not None and not auth.bearer():
+            hint = (f"the {auth.session.describe()} was refused: it expired or was signed out "
+                    f"on the server; log in again: unip-kfp login --host {auth.session.origin}")
         return UnreachableError(
-            f"Kubeflow at {host} refused us ({exc.code} {message})\n    hint: {AUTH_HINT}"
+            f"Kubeflow at {host} refused us ({exc.code} {message})\n    hint: {hint}"
         )
     if exc.code == 404:
+        other = suggest_prefix(host, ca_cert, timeout, _headers(auth))
+        hint = (f"did you mean --host {other}? (the API answers there)" if other else
+                "the host is the base URL of the KFP API or UI (KFP >= 2.0), e.g. "
+                "http://localhost:8080 after a port-forward, https://HOST/pipeline on the "
+                "Kubeflow platform")
         return UnreachableError(
             f"{host} does not serve the Kubeflow Pipelines v2 API (GET {API_PREFIX}/healthz: "
-            "404)\n    hint: the host is the base URL of the KFP API or UI (KFP >= 2.0), "
-            "e.g. http://localhost:8080 after a port-forward"
+            f"404)\n    hint: {hint}"
         )
     return UnreachableError(f"Kubeflow at {host} is not healthy ({exc.code} {message})")
 
@@ -290,16 +341,16 @@ def _describe_network(reason: object, timeout: float) -> str:
         return f"unknown host ({reason.strerror or reason})"
     if isinstance(reason, (socket.timeout, TimeoutError)):
         return f"no answer within {timeout:g} s"
-    if isinstance(reason, ssl.SSLError):
-        return f"TLS failed ({reason}); a private CA needs SSL_CERT_FILE"
     return str(reason)
 
 
-def _new_client(host: str, namespace: str | None, auth: Auth) -> Any:
+def _new_client(host: str, namespace: str | None, auth: Auth, ca_cert: str | None = None) -> Any:
     import kfp
     from kfp.client.set_volume_credentials import ServiceAccountTokenVolumeCredentials
 
-    options: dict[str, Any] = {"host": host}
+    options: dict[str, Any] = {"host": host, "ssl_ca_cert": ca_cert}
+    if auth.cookie is not None:  # this host's session, or "" to keep another host's away
+        options["cookies"] = auth.cookie
     if namespace:
         options["namespace"] = namespace
     if auth.token:

@@ -43,6 +43,8 @@ def submit(
     host: str | None = None,
     namespace: str | None = None,
     token: str | None = None,
+    token_file: str | None = None,
+    ca_cert: str | None = None,
     experiment: str | None = None,
     run_name: str | None = None,
     inputs: Mapping[str, Any] | None = None,
@@ -70,7 +72,7 @@ def submit(
     if local:
         _ = storage().client  # endpoint and keys resolved (usage errors) before Kubeflow
     connection = connect(client=client, host=host, namespace=namespace, token=token,
-                         config=settings.kubeflow)
+                         token_file=token_file, ca_cert=ca_cert, config=settings.kubeflow)
     note_ignored_namespace(connection, say)
     version = (
         find_version(connection, from_version, default_pipeline=plan.name)

@@ -48,6 +48,8 @@ def upload(
     namespace: str | None = None,
     client: Any = None,
     token: str | None = None,
+    token_file: str | None = None,
+    ca_cert: str | None = None,
     pipeline: str | None = None,
     description: str | None = None,
     cache: bool = False,
@@ -62,6 +64,7 @@ def upload(
     say = echo or print
     prepared = prepare(target, pipeline=pipeline, cache=cache, parallel=parallel)
     connection = connect(client=client, host=host, namespace=namespace, token=token,
+                         token_file=token_file, ca_cert=ca_cert,
                          config=prepared.settings.config.kubeflow)
     note_ignored_namespace(connection, say)
     name = pipeline_name or prepared.plan.name
