@@ -37,7 +37,7 @@ from test_kubeflow_common import (  # noqa: F401  (the *_fixture names register 
 
 import unip_kfp
 from unip_kfp.errors import RunFailedError, WaitTimeoutError
-from unip_kfp.kubeflow import submit
+from unip_kfp.kubeflow import submit, upload
 
 pytestmark = pytest.mark.filterwarnings("ignore:This client only works:FutureWarning")
 
@@ -296,6 +296,31 @@ def test_python_api_raises_the_same_errors(
     assert handle.cancel() == "CANCELED"  # finished: nothing to cancel
     with pytest.raises(RunFailedError, match="no outputs"):
         handle.outputs({"testing_results": "./out"})
+
+
+def test_python_handle_reports_failures_like_the_cli(
+    kfp: HookedKfpServer, env: S3Endpoint, module: Path
+) -> None:
+    project = unip_kfp.load(str(module / "manifests"))
+    inputs = {"xy_train": "s3://b/t", "xy_test": "s3://b/v"}
+    kfp.run_script = lambda stages: failing_script(stages, "stage1")
+    lines: list[str] = []
+    handle = submit(project, host=kfp.url, inputs=inputs, echo=lines.append)
+    with pytest.raises(RunFailedError, match="stage 'stage1' failed") as err:
+        handle.wait(poll_interval=0.01)
+    pod = kfp.runs[handle.run_id].workflow.stage_pod("stage1")
+    assert f"kubectl logs -n kubeflow {pod} -c main" in str(err.value)
+    assert handle.state == "FAILED" == handle.status()
+    assert "  stage2: not run" in lines
+
+    uploaded = upload(project, host=kfp.url, echo=lambda line: None)
+    kfp.fail_with("POST", "/runs", refuse_creation(internal(
+        not_found("PipelineVersion", uploaded.version_id),
+        "Failed to create a run due to error fetching manifest")))
+    with pytest.raises(unip_kfp.UsageError, match="PipelineVersion .* not found") as usage:
+        submit(project, host=kfp.url, inputs=inputs, from_version=uploaded.version_id,
+               echo=lambda line: None)
+    assert usage.value.exit_code == 2
 
 
 def test_kubeflow_going_away_while_waiting(
