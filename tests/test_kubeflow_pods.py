@@ -218,4 +218,6 @@ def test_debug_shows_the_whole_answer(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("UNIP_KFP_DEBUG", "1")
     assert "pipeline_upload_server.go:187" in str(api_error(answer(error), "uploading", "h"))
     assert read_answer(502, b"<html>bad gateway</html>").message == ""
+    not_api = api_error(answer(ApiError(5, "Not Found")), "connecting", "h", UnreachableError)
+    assert type(not_api) is UnreachableError  # while connecting, a refusal: not the KFP API
     assert read_answer(400, b"Namespace is required\n").kind == "invalid"

@@ -19,7 +19,9 @@ So an answer is judged by meaning:
 * a wrong or missing input ("parameter X is not optional, ...", "input parameter X requires
   type ...") or anything not found or invalid: exit 2, with the server's own words;
 * a 5xx (or no answer) without such a marker: Kubeflow is failing, exit 5;
-* any other refusal (409, ...): the caller's ``refused`` error.
+* any other refusal (409, ...): the caller's ``refused`` error, which is also used for every
+  refusal when it is an ``UnreachableError`` (while connecting, a refusal means "not the
+  KFP API").
 
 Only the first line of the server's text is shown; the full answer, stack traces included,
 only with ``UNIP_KFP_DEBUG=1``.
@@ -153,12 +155,16 @@ def api_error(exc: Any, action: str, host: str,
         return UnreachableError(
             f"Kubeflow at {host} refused {action} ({status}: {said})\n    hint: {AUTH_HINT}"
             + debug)
+    if issubclass(refused, UnreachableError) and kind != "unavailable":
+        # the caller knows a refusal there means we do not talk to the KFP API (connecting)
+        return refused(f"Kubeflow at {host} refused {action} ({status}: {said})" + debug)
     if kind == "spec":
         return CompileError(f"Kubeflow rejected the pipeline spec while {action}: {said}"
                             + debug)
     if kind == "input":
-        return UsageError(f"Kubeflow refused {action}: {said}\n    hint: give every required "
-                          "input with -i NAME=VALUE, with its declared type" + debug)
+        return UsageError(f"Kubeflow refused {action}: {said}\n    hint: give every input the "
+                          "pipeline needs (-i NAME=VALUE, or inputs= in Python), with its "
+                          "declared type" + debug)
     if kind in ("not_found", "invalid"):
         return UsageError(f"Kubeflow refused {action}: {said}" + debug)
     if kind == "unavailable":
