@@ -66,6 +66,7 @@ def test_run_from_package_reads_back_like_2_17(
     running = {t["display_name"]: t for t in seen[1]["run_details"]["task_details"]}
     # Task keys, not display names ("train"): the tasks are Argo nodes (kfp_fake_argo).
     assert {"echo", "echo-driver", "echo-2", "echo-2-driver", "executor", "root"} <= set(running)
+    # api_converter.go toApiPipelineTaskDetail: timestamppb of Go's zero time for "not yet".
     assert running["echo-2"]["end_time"] == ZERO and running["echo-2"]["state"] == "RUNNING"
     assert running["echo"]["end_time"] != ZERO
     assert all("error" not in t for r in seen for t in r["run_details"]["task_details"])
@@ -115,7 +116,9 @@ def test_failed_run_has_no_error_text_and_omits_later_stages(
     kfp_server.run_script = lambda stages: failing_script(stages, "train")
     run = client.create_run_from_pipeline_package(str(package), run_name="f")
     final = client.wait_for_run_completion(run.run_id, timeout=10, sleep_duration=0)
-    assert final.state == "FAILED" and final.error is None  # toApiRun never sets error
+    # api_converter.go toApiRun / toApiPipelineTaskDetail never set error (only on a
+    # conversion failure): the run and its tasks carry no error text.
+    assert final.state == "FAILED" and final.error is None
     shown = raw(kfp_server, f"/runs/{run.run_id}")
     tasks = {t["display_name"]: t for t in shown["run_details"]["task_details"]}
     assert tasks["echo"]["state"] == "FAILED" and "error" not in tasks["echo"]

@@ -113,6 +113,8 @@ def test_healthz_experiments_and_single_user_namespaces(
         experiment={"display_name": ""}))
     assert (status, body["code"]) == (500, 13)
     assert "Experiment must have a non-empty name" in body["message"]
+    # common/util/error.go GRPCStatus: the chain as message, the external status as detail;
+    # grpc-gateway writes no "error" key.
     assert body["details"] == [{"@type": STATUS, "code": 13, "message": "Internal Server Error"}]
     assert "error" not in body
 
