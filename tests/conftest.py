@@ -54,6 +54,9 @@ def pytest_report_header(config: pytest.Config) -> str:
 @pytest.fixture(scope="session")
 def _s3_store(request: pytest.FixtureRequest) -> Iterator[S3Endpoint]:
     if getattr(request, "param", "seaweedfs") == "endpoint":
+        if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+            pytest.fail(f"{ENDPOINT_ENV}: one store, fixed bucket names: run -m s3_endpoint "
+                        "without -n", pytrace=False)
         try:
             endpoint = external_endpoint()
         except RuntimeError as exc:
