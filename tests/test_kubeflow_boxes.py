@@ -1,4 +1,4 @@
-"""Inputs and outputs through boxes: uploads, server-side copies and downloads in moto's S3.
+"""Inputs and outputs through boxes: uploads, server-side copies and downloads in real S3.
 
 Output artifacts are written by a hook on run creation, at the key the KFP 2.17 launcher uses:
 `<pipeline_root>/<pipelineInfo.name>/<run_id>/<task key>/<uuid>/<output>/...`.

@@ -3,7 +3,7 @@
 Other test modules import the `*_fixture` functions, which register as `kfp`, `env`, `module`.
 
 The fixtures start real HTTP servers on 127.0.0.1: the fake KFP v2beta1 API
-(`kfp_api_server.py`, driven by the unmodified `kfp.Client`) and moto's S3 (`s3_server.py`,
+(`kfp_api_server.py`, driven by the unmodified `kfp.Client`) and SeaweedFS (`s3_server.py`,
 driven by the `minio` client). Nothing in `kfp.Client` is mocked.
 """
 

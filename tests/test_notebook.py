@@ -1,6 +1,6 @@
 """`notebooks/submit_to_kubeflow.ipynb` runs end to end in a real Jupyter kernel.
 
-The kernel talks to the fake KFP API server and moto's S3 over loopback, configured only
+The kernel talks to the fake KFP API server and SeaweedFS's S3 over loopback, configured only
 through the environment a user would set (`KF_PIPELINES_ENDPOINT`, `UNIP_KFP_S3_ENDPOINT`,
 `AWS_*`). When a run is created, a hook writes its `testing_results` where the KFP 2.17
 launcher would, so the notebook's metrics download is real.

@@ -2,8 +2,8 @@
 
 Both ways unip-kfp reads and writes S3 from this machine are covered: a local run reading an
 `s3://` input, and a Kubeflow run uploading a local input to its box. The store is SeaweedFS
-(`s3_server`), which checks keys as MinIO does. Against moto's emulator the wrong-secret,
-unknown-key and read-only cases fail: moto accepts any secret, any key and any write.
+(`s3_server`), which checks keys as MinIO does. Against moto's emulator (`-m s3_endpoint`)
+the wrong-secret and unknown-key cases fail: moto accepts any secret and any key.
 
 Why the messages differ from what the client first sees: a refused HEAD request (minio's
 `bucket_exists`, `stat_object`) has no body, so every refusal arrives as `AccessDenied`;
