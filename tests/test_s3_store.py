@@ -94,8 +94,7 @@ def test_another_store_is_used_only_when_it_is_empty(
     monkeypatch.setenv(ACCESS_ENV, s3_server.access_key)
     monkeypatch.setenv(SECRET_ENV, s3_server.secret_key)
     assert external_endpoint() == S3Endpoint(
-        s3_server.host, s3_server.port, s3_server.access_key, s3_server.secret_key,
-        server=s3_server.url,
+        s3_server.host, s3_server.port, s3_server.access_key, s3_server.secret_key
     )
     create_bucket(s3_server, "someones-data")
     with pytest.raises(RuntimeError, match=r"holds buckets \(someones-data\); the S3 tests"):
