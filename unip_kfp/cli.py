@@ -152,9 +152,9 @@ def _register_commands() -> None:
 
     Imported here, at the end, because those modules use the helpers defined above.
     """
-    from . import cli_authoring, cli_cluster, cli_compile, cli_kubeflow, cli_run
+    from . import cli_authoring, cli_cluster, cli_compile, cli_connect, cli_kubeflow, cli_run
 
-    for module in (cli_compile, cli_run, cli_kubeflow, cli_authoring, cli_cluster):
+    for module in (cli_compile, cli_run, cli_kubeflow, cli_authoring, cli_cluster, cli_connect):
         for command in module.COMMANDS:
             main.add_command(command)
 
