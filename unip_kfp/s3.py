@@ -13,9 +13,12 @@ launcher reads them. Network failures and refusals are `UnreachableError` (exit 
 seconds: the HTTP client retries connections once, not minio's default five times. Each
 refusal says what to fix (a wrong secret, an unknown key, keys without permission, a missing
 bucket); a refused HEAD request has no body, so the store is asked once more with a small
-listing, whose answer names the cause (tests/test_s3_errors.py, against SeaweedFS). Names
-the client refuses, and object names that would land outside a download folder, are
-`UsageError` (exit 2). `minio` is imported when a client is first needed.
+listing, whose answer names the cause (tests/test_s3_errors.py, against SeaweedFS). A name
+that is both an object and a folder (`k/f` and `k/f/g`) is never read, and outputs are never
+written below an object (`check_folder`): stores disagree on such names (MinIO hides the
+folder, versitygw refuses it, SeaweedFS and AWS keep both). Names the client refuses, and
+object names that would land outside a download folder, are `UsageError` (exit 2). `minio`
+is imported when a client is first needed.
 """
 
 from __future__ import annotations
