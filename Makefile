@@ -13,7 +13,7 @@ LOCK       := constraints.txt
 LATEST     := .venv-latest
 
 
-.PHONY: help install demo test lint bench golden lock test-latest clean
+.PHONY: help install test-tools demo test lint bench golden lock test-latest clean
 
 help:
 	@echo "make demo         install, then compile and run the example pipeline locally"
@@ -53,7 +53,13 @@ lint: install
 	$(BIN)/ruff check unip_kfp tests bench examples
 	$(BIN)/mypy
 
-test: lint
+# Programs some tests run for real: Chromium and Graphviz (apt-get, when missing and root), and
+# oauth2-proxy, built once with Go into a cache outside the checkout (~/.cache/unip-kfp-tests).
+test-tools:
+	@tests/tools/install_system_tools.sh
+	@tests/tools/build_oauth2_proxy.sh >/dev/null
+
+test: lint test-tools
 	$(BIN)/python -m pytest -q -n auto
 
 bench: install
@@ -71,7 +77,7 @@ lock: | $(UV)
 
 # A separate venv, resolved afresh from pyproject.toml's ranges (no lock): drift shows here
 # the day a dependency releases, not when a user installs.
-test-latest: | $(UV)
+test-latest: test-tools | $(UV)
 	@$(PYTHON) -m venv --without-pip --clear $(LATEST)
 	@$(UV) pip install --quiet --refresh --python $(LATEST)/bin/python -e '.[test]'
 	$(LATEST)/bin/ruff check unip_kfp tests bench examples
