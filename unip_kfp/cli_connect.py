@@ -12,8 +12,9 @@ import sys
 
 import click
 
-from .cli import handle_errors
-from .errors import UsageError
+from .cli import handle_errors, load_for_command, plan_options
+from .cli_auth import kubeflow_auth_options, token_choice
+from .errors import EXIT_UNREACHABLE, UsageError
 
 
 def _host(host: str | None) -> str:
@@ -86,4 +87,42 @@ def logout(host: str | None, ca_cert: str | None) -> None:
                "put into kfp's context.json, if it was still there)")
 
 
-COMMANDS = (login, logout)
+@click.command()
+@click.argument("path", required=False)
+@click.option("--host", help="Kubeflow Pipelines API (default: KF_PIPELINES_ENDPOINT).")
+@click.option("--namespace", help="Profile namespace (default: kubeflow.namespace).")
+@click.option("--token", help="Bearer token for the Kubeflow API (unsafe: use --token-file).")
+@kubeflow_auth_options
+@click.option("--s3-endpoint", help="S3/MinIO endpoint (default: UNIP_KFP_S3_ENDPOINT).")
+@click.option("--cache", is_flag=True, help="Check as for runs with caching on.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
+              help="Seconds each network check may take.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@plan_options
+@handle_errors
+def doctor(path: str | None, host: str | None, namespace: str | None, token: str | None,
+           token_file: str | None, ca_cert: str | None, s3_endpoint: str | None, cache: bool,
+           timeout: float, fmt: str, boxes: tuple[str, ...], user: str | None, strict: bool,
+           config: str | None) -> None:
+    """Check everything a run needs, before a run: one row per check, with the fix.
+
+    With PATH, also each box the manifests use, the images and the namespace objects. Exit
+    0 when every check passes, 5 otherwise. Nothing is changed except a probe object that
+    is written to the upload box and removed.
+    """
+    from .config import find_config, load_settings
+    from .kubeflow.doctor import FAIL, Doctor, render_json, render_text
+
+    project = load_for_command([path], boxes, user, strict, config) if path else None
+    settings = project.settings if project else load_settings(config or find_config(["."]))
+    token, token_file = token_choice(token, token_file)
+    result = Doctor(settings, host=host, namespace=namespace, token=token,
+                    token_file=token_file, ca_cert=ca_cert, s3_endpoint=s3_endpoint,
+                    project=project, cache=cache, timeout=timeout)
+    result.run()
+    click.echo(render_json(result) if fmt == "json" else render_text(result))
+    if any(c.status == FAIL for c in result.checks):
+        sys.exit(EXIT_UNREACHABLE)
+
+
+COMMANDS = (login, logout, doctor)
