@@ -452,3 +452,23 @@ def test_launcher_credentials(env: S3Endpoint, kfp: KfpApiServer, module: Path,
     assert good.exit_code == 0, good.output
     assert rows["credentials"]["detail"] == (
         "launcher: kfp-launcher names the box Secrets; boxes lie in the pipeline root's bucket")
+
+
+def test_s3_behind_a_private_ca(env: S3Endpoint, kfp: KfpApiServer, module: Path,
+                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ca = TestCA.create(tmp_path / "pki")
+    with TlsFront(env.port, *ca.issue()) as front:
+        monkeypatch.setenv("UNIP_KFP_S3_ENDPOINT", front.url)
+        result, rows = doctor(module, "--host", kfp.url)
+        assert result.exit_code == 5
+        assert_row(rows, "s3",
+                   f"TLS to S3 at {front.url} failed with the public CAs while listing "
+                   "buckets: the certificate is not signed by it",
+                   "pass the CA that signed it: s3.caCert in unip-kfp.yaml or AWS_CA_BUNDLE")
+        monkeypatch.setenv("AWS_CA_BUNDLE", str(ca.ca_pem))
+        good, rows = doctor(module, "--host", kfp.url)
+        assert good.exit_code == 0, good.output
+        assert rows["s3"]["detail"] == f"{front.url} ({ca.ca_pem}): keys accepted"
+        monkeypatch.delenv("AWS_CA_BUNDLE")
+        (module.parent / "unip-kfp.yaml").write_text(CONFIG + f"s3: {{caCert: {ca.ca_pem}}}\n")
+        assert doctor(module, "--host", kfp.url)[0].exit_code == 0

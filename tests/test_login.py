@@ -54,7 +54,7 @@ def proxy(dex: DexServer, kfp: KfpApiServer,
 
 @pytest.fixture(name="home")
 def home_fixture(kfp_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("XDG_CONFIG_HOME", "UNIP_KFP_TOKEN", "KF_PIPELINES_SSL_CA_CERT"):
+    for name in ("XDG_CONFIG_HOME", "UNIP_KFP_TOKEN", "KF_PIPELINES_SSL_CA_CERT", "SSL_CERT_FILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("UNIP_KFP_POLL_INTERVAL", "0.02")
     monkeypatch.setenv("UNIP_KFP_CONNECT_TIMEOUT", "3")
@@ -323,3 +323,38 @@ def test_bearer_tokens_the_platform_trusts_pass_oauth2_proxy(proxy: OAuth2Proxy,
     assert result.exit_code == 0, result.output
     assert not sessions_file(home).exists() or read(sessions_file(home))["sessions"] == {}
     assert os.environ.get("UNIP_KFP_TOKEN") is None
+
+
+def test_doctor_shows_the_auth_mode_before_and_after_login(proxy: OAuth2Proxy,
+                                                            home: Path) -> None:
+    def auth_row() -> dict[str, str]:
+        result = cli("doctor", "--host", proxy.url, "--timeout", "2", "--format", "json")
+        return next(c for c in json.loads(result.stdout)["checks"] if c["name"] == "auth")
+
+    before = auth_row()
+    assert (before["status"], before["detail"]) == ("fail", "no token: refused (401: HTTP 401)")
+    assert before["fix"] == (f"log in: unip-kfp login --host {proxy.url} (Dex), or pass a "
+                             "token: --token-file FILE (kubectl create token ...)")
+    assert login(proxy.url).exit_code == 0
+    after = auth_row()
+    assert after["status"] == "pass"
+    assert after["detail"].startswith(
+        f"login session as {USER_EMAIL} (unip-kfp login; expires ")
+    assert after["detail"].endswith(", in 24 h): accepted")
+
+
+def test_login_over_https_with_a_private_ca(proxy: OAuth2Proxy, home: Path,
+                                            tmp_path: Path) -> None:
+    from tls_server import TestCA, TlsFront
+
+    ca = TestCA.create(tmp_path / "pki")
+    with TlsFront(proxy.port, *ca.issue()) as front:
+        refused = login(front.url)
+        assert refused.exit_code == 5
+        assert refused.stderr == (
+            f"unip-kfp: TLS to {front.url} failed with the system's CAs: unable to get local "
+            "issuer certificate\n    hint: pass the CA that signed its certificate: --ca-cert "
+            "FILE (or KF_PIPELINES_SSL_CA_CERT, kubeflow.caCert)\n")
+        result = login(front.url, USER_PASSWORD, "--ca-cert", str(ca.ca_pem))
+        assert result.exit_code == 0, result.output
+        assert list(read(sessions_file(home))["sessions"]) == [front.url]
