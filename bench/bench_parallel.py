@@ -105,6 +105,30 @@ def best_wall(
     return best, (best_run if best_run != float("inf") else None)
 
 
+def measure(length: int, runs: int) -> dict[str, tuple[float, float | None]]:
+    """(process wall, run wall) of each command, by label; the first one is gated."""
+    with tempfile.TemporaryDirectory(prefix="bench-parallel-") as temp:
+        scratch = Path(temp)
+        (scratch / "tmp").mkdir()
+        module = fan_out(scratch / "module", length)
+        manifests, package = str(module / "manifests"), str(module / "fan-out.yaml")
+        compile_command = [*cli(), "compile", manifests, "--parallel", "-o", package]
+        compiled, _ = best_wall(compile_command, module, runs, scratch)
+        jobs = ["--jobs", str(JOBS)]
+        return {
+            "run <package compiled --parallel>": best_wall(
+                [*cli(), "run", package, *jobs], module, runs, scratch
+            ),
+            "run <manifests> --parallel (compiles first)": best_wall(
+                [*cli(), "run", manifests, "--parallel", *jobs], module, runs, scratch
+            ),
+            "  of which: compile --parallel alone": (compiled, None),
+            "run <manifests> (manifest order, for contrast)": best_wall(
+                [*cli(), "run", manifests, *jobs], module, 1, scratch
+            ),
+        }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--length", type=int, default=4, help="stages per branch")
@@ -112,34 +136,14 @@ def main() -> int:
     options = parser.parse_args()
     critical = SLEEP_S * (1 + options.length)
     serial = SLEEP_S * (1 + 2 * options.length)
-    with tempfile.TemporaryDirectory(prefix="bench-parallel-") as temp:
-        scratch = Path(temp)
-        (scratch / "tmp").mkdir()
-        module = fan_out(scratch / "module", options.length)
-        manifests, package = str(module / "manifests"), str(module / "fan-out.yaml")
-        compile_command = [*cli(), "compile", manifests, "--parallel", "-o", package]
-        compiled, _ = best_wall(compile_command, module, options.runs, scratch)
-        jobs = ["--jobs", str(JOBS)]
-        figures = {
-            "run <package compiled --parallel>": best_wall(
-                [*cli(), "run", package, *jobs], module, options.runs, scratch
-            ),
-            "run <manifests> --parallel (compiles first)": best_wall(
-                [*cli(), "run", manifests, "--parallel", *jobs], module, options.runs, scratch
-            ),
-            "  of which: compile --parallel alone": (compiled, None),
-            "run <manifests> (manifest order, for contrast)": best_wall(
-                [*cli(), "run", manifests, *jobs], module, 1, scratch
-            ),
-        }
+    figures = measure(options.length, options.runs)
     gated = next(iter(figures))
     run_wall = figures[gated][1]
     assert run_wall is not None
     ok = run_wall <= TARGET * critical
-    stages = 1 + 2 * options.length
     print(
-        f"fan-out: fork + 2 branches x {options.length} stages ({stages} stages, {SLEEP_S} s "
-        f"each), --jobs {JOBS}, whole processes, best of {options.runs}"
+        f"fan-out: fork + 2 branches x {options.length} stages ({1 + 2 * options.length} "
+        f"stages, {SLEEP_S} s each), --jobs {JOBS}, whole processes, best of {options.runs}"
     )
     print(f"critical path {critical:.2f} s; all stages one after the other {serial:.2f} s")
     width = max(len(label) for label in figures)
