@@ -3,14 +3,20 @@
 A value starting with `/`, `./`, `../` or `~` is a local path; `scheme://...` is a URI;
 anything else is a box-relative file-API path (`<default box>/users/<user>/file_groups/p`).
 Value datatypes (INT32, dict, ...) take the literal value instead, parsed and checked.
+One rule for the CLI and Python (`run_local`, `submit`): the same types and checks, only
+the names in messages differ (`-i x` on the command line, `inputs['x']` from Python).
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
+import math
+import numbers
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +26,8 @@ from .plan import Kind, PipelinePlan, Variable
 from .roles import Role
 
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_CLI: contextvars.ContextVar[bool] = contextvars.ContextVar("unip_kfp_cli", default=False)
+_UNSET: Any = object()
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 
@@ -58,46 +66,146 @@ def find_variable(plan: PipelinePlan, name: str, roles: tuple[Role, ...], what: 
     )
 
 
-def parse_value(var: Variable, raw: str) -> Any:
-    """A literal for a value datatype, checked the way the platform's API would check it."""
+def parse_value(var: Variable, raw: Any) -> Any:
+    """A value for a value datatype, checked the way the platform's API would check it.
+
+    Text (the command line's, or a caller's) is parsed; other values must already have
+    the type: int for INT32 (a float or bool is refused, never rounded), int or float for
+    FP32/FP64 (finite; FP32 within its range), a dict for dict, str for str.
+    """
+    label = input_label(var.name, raw)
     try:
-        if var.kind is Kind.FLOAT:
-            return float(raw)
         if var.kind is Kind.INT:
-            number = int(raw)
-            if not INT32_MIN <= number <= INT32_MAX:
-                raise ValueError("outside the INT32 range")
-            return number
+            return _integer(raw)
+        if var.kind is Kind.FLOAT:
+            return _number(raw, single="FP32" in var.datatypes and "FP64" not in var.datatypes)
         if var.kind is Kind.DICT:
-            parsed = json.loads(raw)
-            if not isinstance(parsed, dict):
-                raise ValueError("not a JSON object")
-            return parsed
+            return _mapping(raw)
+        if not isinstance(raw, str):
+            raise ValueError(f"got {_type(raw)}")
+        return raw
     except ValueError as exc:
-        raise UsageError(f"-i {var.name}={raw}: expected {var.kind.value} ({exc})") from None
-    return raw
+        expected = _EXPECTED.get(var.kind, var.kind.value)
+        raise UsageError(f"{label}: expected {expected} ({exc})") from None
 
 
-def parse_inputs(plan: PipelinePlan, given: Mapping[str, str]) -> dict[str, InputValue]:
-    """Classify every `-i`; refuse unknown names and missing required inputs before running."""
+_EXPECTED = {
+    Kind.INT: "an INT32 integer",
+    Kind.FLOAT: "a finite number",
+    Kind.DICT: "a dict (a JSON object)",
+    Kind.STR: "a str",
+}
+_INTEGER = re.compile(r"^[+-]?[0-9]+$")
+_DECIMAL = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$")
+FP32_MAX = 3.4028234663852886e38
+
+
+def _integer(raw: Any) -> int:
+    if isinstance(raw, str):
+        if not _INTEGER.match(raw.strip()):
+            raise ValueError("not a whole number")
+        number = int(raw)
+    elif isinstance(raw, numbers.Integral) and not isinstance(raw, bool):
+        number = int(raw)
+    else:
+        raise ValueError(f"got {_type(raw)}; no silent conversion")
+    if not INT32_MIN <= number <= INT32_MAX:
+        raise ValueError("outside the INT32 range")
+    return number
+
+
+def _number(raw: Any, *, single: bool) -> float:
+    if isinstance(raw, str):
+        if not _DECIMAL.match(raw.strip()):
+            raise ValueError("not a decimal number")
+        number = float(raw)
+    elif isinstance(raw, numbers.Real) and not isinstance(raw, bool):
+        try:
+            number = float(raw)
+        except OverflowError:
+            raise ValueError("too large") from None
+    else:
+        raise ValueError(f"got {_type(raw)}; no silent conversion")
+    if not math.isfinite(number):
+        raise ValueError("infinite, NaN or too large")
+    if single and abs(number) > FP32_MAX:
+        raise ValueError("outside the FP32 range, ±3.4e38")
+    return number
+
+
+def _mapping(raw: Any) -> dict[str, Any]:
+    parsed = json.loads(raw) if isinstance(raw, str) else raw
+    if not isinstance(parsed, dict):
+        raise ValueError("not a JSON object" if isinstance(raw, str) else f"got {_type(raw)}")
+    try:
+        json.dumps(parsed, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"not JSON data: {exc}") from None
+    return parsed
+
+
+def _type(raw: Any) -> str:
+    return f"the {type(raw).__name__} {raw!r}"
+
+
+def parse_inputs(plan: PipelinePlan, given: Mapping[str, Any]) -> dict[str, InputValue]:
+    """Classify every input; refuse unknown names and missing required inputs before running.
+
+    File inputs take a str (the `-i` rule) or an `os.PathLike` (always a local path); a
+    value of None means "not given".
+    """
     result: dict[str, InputValue] = {}
     for name, raw in given.items():
+        if raw is None:
+            continue
         var = find_variable(plan, name, (Role.INPUT,), "an input")
         if var.kind is not Kind.FILE:
             result[var.name] = InputValue(var, "value", parse_value(var, raw))
             continue
-        kind = classify(raw)
+        if isinstance(raw, os.PathLike):
+            raw = os.fspath(raw)
+            kind = "local"
+        elif isinstance(raw, str):
+            kind = classify(raw)
+        else:
+            raise UsageError(
+                f"{input_label(name, raw)}: expected a path or URI (str or os.PathLike), "
+                f"got {_type(raw)}"
+            )
         if kind == "box" and not raw.strip("/"):
-            raise UsageError(f"-i {name}=: empty path")
+            raise UsageError(f"{input_label(name, raw)}: empty path")
         value = os.path.abspath(os.path.expanduser(raw)) if kind == "local" else raw
         result[var.name] = InputValue(var, kind, value)
     missing = [v.name for v in plan.inputs if v.required and v.name not in result]
     if missing:
-        raise UsageError(
-            f"pipeline '{plan.name}' needs input(s) {', '.join(missing)}: pass "
-            + " ".join(f"-i {m}=PATH_OR_VALUE" for m in missing)
-        )
+        raise UsageError(f"pipeline '{plan.name}' needs input(s) {', '.join(missing)}: " + (
+            "pass " + " ".join(f"-i {m}=PATH_OR_VALUE" for m in missing) if _CLI.get()
+            else "give " + ", ".join(f"inputs['{m}']" for m in missing)))
     return result
+
+
+@contextlib.contextmanager
+def command_line() -> Iterator[None]:
+    """Within it, messages name inputs and outputs as the CLI does (`-i x`, `-o y`)."""
+    token = _CLI.set(True)
+    try:
+        yield
+    finally:
+        _CLI.reset(token)
+
+
+def input_label(name: str, raw: Any = _UNSET) -> str:
+    """`-i name=value` on the command line, `inputs['name']` from Python."""
+    if _CLI.get():
+        return f"-i {name}" + ("" if raw is _UNSET else f"={raw}")
+    return f"inputs[{name!r}]" + ("" if raw is _UNSET else f" = {raw!r}")
+
+
+def output_label(name: str, raw: Any = _UNSET) -> str:
+    """`-o name=dest` on the command line, `outputs['name']` from Python."""
+    if _CLI.get():
+        return f"-o {name}" + ("" if raw is _UNSET else f"={raw}")
+    return f"outputs[{name!r}]" + ("" if raw is _UNSET else f" = {raw!r}")
 
 
 def box_uri(plan: PipelinePlan, relative: str) -> str:

@@ -1,4 +1,4 @@
-"""`-i NAME=VALUE` and `-o NAME=DEST` for a local run, checked before anything runs.
+"""`-i NAME=VALUE` for a local run, checked before anything runs (`-o`: `destinations.py`).
 
 Inputs follow the shared rule of `runargs.py`, with the plan of what runs: the manifests'
 plan, or the one `unip_kfp.target` rebuilds from a package file (file inputs found
@@ -22,7 +22,7 @@ from ..plan import Kind, PipelinePlan
 from .data import file_uri
 from .package import Package
 
-__all__ = ["RunArguments", "output_destinations", "run_arguments"]
+__all__ = ["RunArguments", "run_arguments"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class RunArguments:
     """Parameter name -> the name the caller knows (the manifest var name)."""
 
 
-def run_arguments(package: Package, plan: PipelinePlan, given: Mapping[str, str]) -> RunArguments:
+def run_arguments(package: Package, plan: PipelinePlan, given: Mapping[str, Any]) -> RunArguments:
     """Parse `-i`: unknown names, missing required inputs and missing local files are errors."""
     definitions = package.root.input_definitions.parameters
     values, files, labels = _from_plan(plan, given)
@@ -62,12 +62,12 @@ def run_arguments(package: Package, plan: PipelinePlan, given: Mapping[str, str]
 
 
 def _from_plan(
-    plan: PipelinePlan, given: Mapping[str, str]
+    plan: PipelinePlan, given: Mapping[str, Any]
 ) -> tuple[dict[str, Any], set[str], dict[str, str]]:
     parsed = runargs.parse_inputs(plan, given)
     values: dict[str, Any] = {}
     for item in parsed.values():
-        label = f"-i {item.variable.name}"
+        label = runargs.input_label(item.variable.name, item.value)
         if item.kind == "value":
             values[item.param] = item.value
         elif item.kind == "local":
@@ -85,44 +85,3 @@ def _local_uri(label: str, path: str) -> str:
     if not os.path.lexists(path):
         raise UsageError(f"{label}: no such file or folder: {path}")
     return file_uri(path)
-
-
-def output_destinations(
-    package: Package,
-    plan: PipelinePlan,
-    given: Mapping[str, str],
-    *,
-    force: bool,
-    protected: tuple[str, ...],
-) -> dict[str, str]:
-    """`-o`: output key -> absolute destination, refusing what the copy would damage.
-
-    A destination that exists must be a folder, and an empty one unless `force`; it may
-    never contain one of the `protected` folders (the module folder, the run folder),
-    which `force` would otherwise replace.
-    """
-    outputs = list(package.root.output_definitions.artifacts)
-    by_var = runargs.parse_outputs(plan, given)
-    chosen = {plan.variable(var).param: dest for var, dest in by_var.items()}
-    result: dict[str, str] = {}
-    for key, raw in chosen.items():
-        if key not in outputs:
-            raise UsageError(f"-o {key}: not an output of the package; recompile it")
-        dest = os.path.abspath(os.path.expanduser(raw))
-        label = f"-o {key}={raw}"
-        if dest in result.values():
-            raise UsageError(f"{label}: another output is copied to the same folder")
-        for folder in protected:
-            inner = os.path.abspath(folder)
-            if inner == dest or inner.startswith(dest.rstrip(os.sep) + os.sep):
-                raise UsageError(f"{label}: {dest} holds {inner}; choose another folder")
-        if os.path.lexists(dest):
-            if not os.path.isdir(dest):
-                raise UsageError(f"{label}: {dest} exists and is not a folder")
-            if os.listdir(dest) and not force:
-                raise UsageError(
-                    f"{label}: {dest} is not empty; choose an empty or new folder, "
-                    "or pass --force to replace it"
-                )
-        result[key] = dest
-    return result
