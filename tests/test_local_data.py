@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import shutil
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from local_cases.support import (
     copy_example,
     isolate,
     manifest,
+    namespaces_available,
     read,
     run_dirs,
     stage,
@@ -63,6 +65,7 @@ def test_mounted_var_from_a_local_box(tmp_path: Path, monkeypatch: pytest.Monkey
     dataset.mkdir(parents=True)
     shutil.copy(workdir / "data" / "xy_train.csv", dataset)
     monkeypatch.chdir(workdir)
+    had_data = os.path.lexists("/data")
     project = unip_kfp.load(str(EXAMPLES / "train-test-mounted" / "manifests"))
     echo = Lines()
     result = project.run_local(
@@ -74,10 +77,13 @@ def test_mounted_var_from_a_local_box(tmp_path: Path, monkeypatch: pytest.Monkey
     )
     metrics = read(workdir / "results" / "metrics.csv")
     assert float(metrics.splitlines()[1].split(",")[1]) > 0.7  # accuracy
-    # the mounted folder reached the stage at its `path: /data`, re-rooted into the run folder
-    paths = Path(result.run_dir) / "paths"
-    assert (paths / "data").resolve() == dataset
+    # the mounted folder reached the stage at its `path: /data`, without touching this
+    # machine's /data (namespaces), or re-rooted into the run folder (copies)
     assert "training: 300 rows" in read(result.stages[0].log_path)
+    assert os.path.lexists("/data") == had_data
+    if not namespaces_available():
+        assert read(Path(result.run_dir) / "paths" / "data" / "xy_train.csv") == read(
+            dataset / "xy_train.csv")
 
 
 def test_box_relative_inputs_resolve_under_the_local_box(tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ def test_a_stage_exiting_3_stops_the_run_and_keeps_earlier_outputs(
     monkeypatch.setenv("UNIP_TEST_MODE_s2", "exit3")
     echo = Lines()
     with pytest.raises(StageFailedError) as caught:
-        unip_kfp.load(str(steps / "manifests")).run_local(echo=echo)
+        unip_kfp.load(str(steps / "manifests")).run_local(inherit_env=True, echo=echo)
     error = caught.value
     assert isinstance(error, RunFailedError) and error.exit_code == EXIT_RUN_FAILED
     result = error.result
@@ -63,7 +63,7 @@ def test_the_cli_exits_1_naming_stage_exit_code_and_log(
 ) -> None:
     monkeypatch.setenv("UNIP_TEST_MODE_s2", "exit3")
     monkeypatch.chdir(steps)
-    result = CliRunner().invoke(main, ["run", "manifests"])
+    result = CliRunner().invoke(main, ["run", "manifests", "--inherit-env"])
     assert result.exit_code == EXIT_RUN_FAILED
     [run] = run_dirs(steps)
     assert f"unip-kfp: stage 's2' failed with exit code 3; log: {run}/logs/s2.log" in result.stderr
@@ -76,7 +76,7 @@ def test_a_stage_killed_by_sigterm_fails_the_run(
     monkeypatch.setenv("UNIP_TEST_MODE_s1", "term")
     killed = r"stage 's1' was killed by SIGTERM \(exit code -15\)"
     with pytest.raises(StageFailedError, match=killed):
-        unip_kfp.load(str(steps / "manifests")).run_local(echo=Lines())
+        unip_kfp.load(str(steps / "manifests")).run_local(inherit_env=True, echo=Lines())
     [run] = run_dirs(steps)
     assert not (run / "artifacts" / "s2").exists()
 
@@ -88,7 +88,7 @@ def test_a_signal_to_the_runner_kills_the_stage_process_group(
     pids = tmp_path / "pids"
     env = dict(os.environ, UNIP_TEST_MODE_s2="sleep", UNIP_TEST_PIDS=str(pids))
     runner = subprocess.Popen(
-        [sys.executable, "-m", "unip_kfp", "run", "manifests"],
+        [sys.executable, "-m", "unip_kfp", "run", "manifests", "--inherit-env"],
         cwd=steps,
         env=env,
         stdout=subprocess.PIPE,
@@ -187,7 +187,7 @@ def test_bad_inputs_are_refused_before_anything_runs(
 def test_exit_codes_through_python_m_unip_kfp(steps: Path) -> None:
     env = dict(os.environ, UNIP_TEST_MODE_s3="exit3")
     failed = subprocess.run(
-        [sys.executable, "-m", "unip_kfp", "run", "manifests"],
+        [sys.executable, "-m", "unip_kfp", "run", "manifests", "--inherit-env"],
         cwd=steps,
         env=env,
         capture_output=True,

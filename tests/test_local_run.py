@@ -15,6 +15,7 @@ from local_cases.support import (
     copy_example,
     isolate,
     manifest,
+    namespaces_available,
     read,
     run_dirs,
     stage,
@@ -23,6 +24,7 @@ from local_cases.support import (
 
 import unip_kfp
 from unip_kfp.cli import main
+from unip_kfp.local.sandbox import ISOLATION_ENV
 from unip_kfp.naming import env_name
 
 
@@ -169,7 +171,9 @@ def _chain_data(tmp_path: Path) -> tuple[Path, Path]:
     return table, folder
 
 
-def test_folder_and_file_inputs_and_internal_handover_without_copies(tmp_path: Path) -> None:
+def test_folder_and_file_inputs_and_internal_handover_through_private_views(
+    tmp_path: Path,
+) -> None:
     module = copy_case("chain", tmp_path)
     table, folder = _chain_data(tmp_path)
     out = tmp_path / "out"
@@ -184,10 +188,13 @@ def test_folder_and_file_inputs_and_internal_handover_without_copies(tmp_path: P
     assert read(out / "model.txt") == "rows=3\n"
     assert read(out / "listing") == "./one.txt\n./sub/two.dat\n"
     assert read(out / "notes") == "first\n"
-    # the consumer's input IS the producer's output folder: no copy in between
+    # the consumer reads the producer's output through a view of its own, as a pod reads
+    # its own download of it
     produced = Path(result.run_dir) / "artifacts" / "prepare" / "clean"
     assert read(out / "prepare-wrote-at") == str(produced)
-    assert read(out / "train-read-from") == str(produced)
+    view = Path(read(out / "train-read-from"))
+    assert view.is_relative_to(Path(result.run_dir) / "stages" / "train")
+    assert view.name == "clean" and not view.exists()  # gone with the stage
     in_run = Path(result.run_dir) / "artifacts" / "report" / "result"
     assert result.outputs == {"result": str(in_run)}
 
@@ -216,12 +223,16 @@ def _path_module(module: Path, root: Path) -> Path:
         'cat "$UNIP_PIPELINE_DATA" > "$UNIP_PIPELINE_MODEL/data"\n',
         "use.sh": 'set -eu\nprintf %s "$UNIP_PIPELINE_MODEL" > "$UNIP_PIPELINE_RESULT/model-env"\n'
         'cp "$UNIP_PIPELINE_MODEL/data" "$UNIP_PIPELINE_MODEL/data-env" '
-        '"$UNIP_PIPELINE_RESULT/"\n',
+        '"$UNIP_PIPELINE_RESULT/"\n'
+        'readlink "$UNIP_PIPELINE_MODEL" > "$UNIP_PIPELINE_RESULT/model-link" || true\n',
     }
     return write_module(module, pipeline, scripts)
 
 
-def test_path_targets_stay_inside_the_run_folder_by_default(tmp_path: Path) -> None:
+def test_path_targets_without_namespaces_stay_inside_the_run_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ISOLATION_ENV, "copy")
     root = tmp_path / "literal root"
     manifests = _path_module(tmp_path / "module", root)
     data = tmp_path / "input.csv"
@@ -238,7 +249,9 @@ def test_path_targets_stay_inside_the_run_folder_by_default(tmp_path: Path) -> N
     assert not root.exists()  # nothing was written at the literal paths
 
 
-def test_real_paths_places_targets_at_the_literal_paths(tmp_path: Path) -> None:
+def test_real_paths_places_targets_at_the_literal_paths_and_removes_them(
+    tmp_path: Path,
+) -> None:
     root = tmp_path / "literal root"
     manifests = _path_module(tmp_path / "module", root)
     data = tmp_path / "input.csv"
@@ -249,10 +262,10 @@ def test_real_paths_places_targets_at_the_literal_paths(tmp_path: Path) -> None:
     out = Path(result.outputs["result"])
     assert read(out / "model-env") == f"{root}/model"
     assert read(out / "data-env") == f"{root}/in/data.csv"
-    assert (root / "model").is_symlink()
-    assert (root / "model").resolve() == (Path(result.run_dir) / "artifacts" / "make" / "model")
-    assert (root / "in" / "data.csv").resolve() == data
-    assert read(root / "model" / "data") == "x\n2\n"
+    assert read(out / "data") == "x\n2\n"
+    # during the stage the target was a link to the stage's own view of the model
+    assert read(out / "model-link").startswith(f"{result.run_dir}/stages/use/")
+    assert not root.exists()  # what the run created there is gone again
 
 
 # --- hostile names, paths and values ----------------------------------------------------------
@@ -325,7 +338,8 @@ def test_hostile_names_paths_and_values_are_data_never_code(
     assert read(dest / "copied") == f"payload {evil}\n"
     assert read(dest / "value") == evil
     run = run_dirs(manifests.parent)[0]
-    assert read(dest / "where") == f"{run}/paths/p a t h/{evil}/o"
+    rerooted = "" if namespaces_available() else f"{run}/paths"
+    assert read(dest / "where") == f"{rerooted}/p a t h/{evil}/o"
     assert (run / "logs" / "copy_touch_PWNED_touch_PWNED_q_dq_.log").is_file()
     assert f"copy {evil}" in result.stderr  # the stage keeps its name in the summary
     assert not list(tmp_path.rglob("PWNED*")) and not os.path.exists("/p a t h")

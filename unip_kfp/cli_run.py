@@ -17,7 +17,7 @@ from .config import find_config, load_settings
 from .errors import UsageError
 from .package import is_package
 from .project import Project
-from .runargs import check_local_destinations
+from .runargs import check_local_destinations, command_line
 
 
 @click.command()
@@ -32,7 +32,10 @@ from .runargs import check_local_destinations
               help="Module folder stages run in (local; default: above the manifests).")
 @click.option("--jobs", type=click.IntRange(min=1), help="Concurrent stages (local, --parallel).")
 @click.option("--force", is_flag=True, help="Replace a non-empty output folder.")
-@click.option("--real-paths", is_flag=True, help="Place `path:` targets at the literal paths.")
+@click.option("--real-paths", is_flag=True,
+              help="Use this machine's own paths for `path:` targets (local; checked first).")
+@click.option("--inherit-env", is_flag=True,
+              help="Pass this shell's whole environment to local stages, not only a pod's.")
 @click.option("--keep", is_flag=True, help="Keep the local run folder after success.")
 @click.option("--parallel", is_flag=True, help="Compile with data dependencies only.")
 @click.option("--cache", is_flag=True, help="Let Kubeflow reuse cached results.")
@@ -49,10 +52,12 @@ from .runargs import check_local_destinations
 @click.option("--s3-endpoint", help="S3/MinIO endpoint for box inputs and outputs.")
 @plan_options
 @handle_errors
+@command_line()  # messages name inputs and outputs as `-i x` / `-o y`
 def run(path: str, pipeline: str | None, inputs: tuple[str, ...], outputs: tuple[str, ...],
         force_local: bool, workdir: str | None, jobs: int | None, force: bool, real_paths: bool,
-        keep: bool, parallel: bool, cache: bool, host: str | None, namespace: str | None,
-        experiment: str | None, run_name: str | None, token: str | None, wait: bool,
+        inherit_env: bool, keep: bool, parallel: bool, cache: bool, host: str | None,
+        namespace: str | None, experiment: str | None, run_name: str | None, token: str | None,
+        wait: bool,
         timeout: float | None, from_version: str | None, s3_endpoint: str | None,
         boxes: tuple[str, ...], user: str | None, strict: bool, config: str | None,
         token_file: str | None = None, ca_cert: str | None = None) -> None:
@@ -70,7 +75,8 @@ def run(path: str, pipeline: str | None, inputs: tuple[str, ...], outputs: tuple
         from .local import run_local
 
         run_local(target, pipeline=pipeline, inputs=input_map, outputs=output_map,
-                  workdir=workdir, jobs=jobs, force=force, real_paths=real_paths, keep=keep,
+                  workdir=workdir, jobs=jobs, force=force, real_paths=real_paths,
+                  inherit_env=inherit_env, keep=keep,
                   parallel=parallel, s3_endpoint=s3_endpoint,
                   echo=lambda line: click.echo(line, err=True))
         return

@@ -46,8 +46,14 @@ class Prepared:
     """For messages: the manifest file of the pipeline, or the package path."""
     from_manifests: bool
     module_folder: str | None
-    """For a `Project`: the folder above the manifests folder, or the one holding the
-    manifest file; None for a package."""
+    """For a `Project`: the module folder (see `module_folder`); None for a package."""
+    sources: tuple[str, ...] = ()
+    """The manifest paths, or the package file: what a run must never write over."""
+
+    @property
+    def platform(self) -> dict[str, Any]:
+        """The package's `platforms` document (kfp-kubernetes settings), or {}."""
+        return parse_platform(self.content)
 
     @property
     def sha256(self) -> str:
@@ -69,7 +75,8 @@ def prepare(
         plan = target.pipeline(pipeline)
         (package,) = target.compile(pipeline=plan.name, cache=cache, parallel=parallel)
         return Prepared(plan, package.content, parse_spec(package.content, plan.file),
-                        target.settings, plan.file, True, module_folder(target.paths))
+                        target.settings, plan.file, True, module_folder(target.paths),
+                        tuple(os.path.abspath(p) for p in target.paths))
     if isinstance(target, (str, os.PathLike)):
         path = os.fspath(target)
         try:
@@ -89,18 +96,37 @@ def prepare(
 
 
 def module_folder(paths: tuple[str, ...]) -> str:
-    """The parent of the manifests folder, or the folder that holds the manifest file."""
-    return os.path.dirname(os.path.abspath(paths[0]))
+    """Where a module's stages run: the folder above `manifests/`, else the folder given.
+
+    The folder of the first path (itself, or the one holding the manifest file) is the
+    module folder, unless it is named `manifests`: then its parent is. So
+    `run manifests/`, `run manifests/all.yaml` and `run .` (in the module folder) agree.
+    """
+    first = os.path.abspath(paths[0])
+    folder = first if os.path.isdir(first) else os.path.dirname(first)
+    return os.path.dirname(folder) if os.path.basename(folder) == "manifests" else folder
+
+
+def _documents(content: bytes, source: str) -> list[Any]:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return [d for d in yaml.load_all(content.decode("utf-8"), Loader=loader)
+                if d is not None]
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise UsageError(f"{source} is not a pipeline package: {exc}") from None
+
+
+def parse_platform(content: bytes) -> dict[str, Any]:
+    """The `platforms` of a package's second document (kfp-kubernetes), or {}."""
+    documents = _documents(content, "<package>")
+    extra = documents[1] if len(documents) > 1 and isinstance(documents[1], dict) else {}
+    platforms = extra.get("platforms")
+    return platforms if isinstance(platforms, dict) else {}
 
 
 def parse_spec(content: bytes, source: str) -> dict[str, Any]:
     """The pipeline spec (first YAML document) of a package; anything else is a usage error."""
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        documents = [d for d in yaml.load_all(content.decode("utf-8"), Loader=loader)
-                     if d is not None]
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise UsageError(f"{source} is not a pipeline package: {exc}") from None
+    documents = _documents(content, source)
     spec = documents[0] if documents else None
     if not isinstance(spec, dict) or "pipelineInfo" not in spec or "root" not in spec:
         raise UsageError(
@@ -116,7 +142,8 @@ def _from_package(content: bytes, source: str, settings: Settings,
     plan = plan_from_spec(spec, source, settings)
     if pipeline is not None and pipeline != plan.name:
         raise UsageError(f"{source} holds pipeline '{plan.name}', not '{pipeline}'")
-    return Prepared(plan, content, spec, settings, source, False, None)
+    return Prepared(plan, content, spec, settings, source, False, None,
+                    (os.path.abspath(source),) if os.path.exists(source) else ())
 
 
 def plan_from_spec(spec: dict[str, Any], source: str, settings: Settings | None = None

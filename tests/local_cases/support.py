@@ -7,7 +7,9 @@ folder first on PATH, so `python3` has the example's dependencies.
 
 from __future__ import annotations
 
+import functools
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -41,6 +43,15 @@ def isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ):
             monkeypatch.delenv(name)
     return tmp
+
+
+@functools.lru_cache(maxsize=1)
+def namespaces_available() -> bool:
+    """Whether this machine gives local runs private mount namespaces (probed once)."""
+    from unip_kfp.local.sandbox import choose_isolation
+
+    scratch = os.path.join(tempfile.gettempdir(), f"unip-kfp-probe-{secrets.token_hex(4)}")
+    return choose_isolation(scratch).namespaces
 
 
 def copy_case(name: str, tmp_path: Path, folder: str = "module") -> Path:
@@ -104,15 +115,22 @@ def manifest(kind: str, name: str, spec: dict[str, object]) -> dict[str, object]
 
 
 def stage(
-    name: str, cmd: list[str], inputs: Sequence[object] = (), outputs: Sequence[object] = ()
+    name: str,
+    cmd: list[str],
+    inputs: Sequence[object] = (),
+    outputs: Sequence[object] = (),
+    env: dict[str, str] | None = None,
 ) -> dict[str, object]:
-    return {
+    result: dict[str, object] = {
         "name": name,
         "image": {"existingImageName": "python:3.11-slim"},
         "inputs": [i if isinstance(i, dict) else {"name": i} for i in inputs],
         "outputs": [o if isinstance(o, dict) else {"name": o} for o in outputs],
         "entryPoint": {"cmd": cmd},
     }
+    if env:
+        result["env"] = [{"name": k, "value": v} for k, v in env.items()]
+    return result
 
 
 def run_dirs(workdir: Path) -> list[Path]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import queue
-import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,11 +22,11 @@ from google.protobuf import json_format
 
 from ..errors import RunFailedError
 from .cel import ConditionError
-from .data import Artifact, DataResolver, file_uri
+from .data import Artifact, DataResolver
 from .package import ROOT, Package, constant_value
-from .placeholders import PlaceholderError, TaskPlaceholders
 from .process import Finished, Supervisor, signal_name
 from .result import StageFailedError, StageState, Status
+from .stage import Launch, RunLayout, Stages, safe_name
 
 __all__ = ["Outputs", "RunLayout", "Walker"]
 
@@ -40,40 +39,6 @@ class Outputs:
 
     artifacts: dict[str, Artifact] = field(default_factory=dict)
     parameters: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class RunLayout:
-    """The run folder and what goes where inside it."""
-
-    run_id: str
-    run_dir: str
-    workdir: str
-
-    @property
-    def artifacts_dir(self) -> str:
-        return os.path.join(self.run_dir, "artifacts")
-
-    @property
-    def logs_dir(self) -> str:
-        return os.path.join(self.run_dir, "logs")
-
-    @property
-    def imports_dir(self) -> str:
-        return os.path.join(self.run_dir, "imports")
-
-    @property
-    def paths_dir(self) -> str:
-        return os.path.join(self.run_dir, "paths")
-
-    @property
-    def tmp_dir(self) -> str:
-        return os.path.join(self.run_dir, "tmp")
-
-    @property
-    def absent_path(self) -> str:
-        """The (never created) local path of the sentinel artifact."""
-        return os.path.join(self.run_dir, "absent")
 
 
 class _Halted(Exception):
@@ -93,8 +58,7 @@ class Walker:
         *,
         resolver: DataResolver,
         supervisor: Supervisor,
-        env: Mapping[str, str],
-        forced_env: Mapping[str, str],
+        stages: Stages,
         jobs: int,
         echo: Callable[[str], None],
         sentinel: str,
@@ -103,8 +67,7 @@ class Walker:
         self.layout = layout
         self.resolver = resolver
         self.supervisor = supervisor
-        self.env = dict(env)
-        self.forced_env = dict(forced_env)
+        self.stages = stages
         self.echo = echo
         self.sentinel = sentinel
         self.slots = threading.BoundedSemaphore(max(1, jobs))
@@ -217,7 +180,7 @@ class Walker:
         executor = self.package.executor(component)
         if executor.WhichOneof("spec") == "importer":
             return self._import(task, component, executor.importer, params)
-        return self._container(name, task, component, executor.container, params, arts, scope)
+        return self._container(name, task, component, params, arts, scope)
 
     def _holds(self, condition: str, params: Mapping[str, Any], where: str) -> bool:
         try:
@@ -258,44 +221,29 @@ class Walker:
         name: str,
         task: Any,
         component: Any,
-        container: Any,
         params: Mapping[str, Any],
         arts: Mapping[str, Artifact],
         scope: tuple[str, ...],
     ) -> Outputs:
         state = self.states[scope + (name,)]
-        task_dir = os.path.join(self.layout.artifacts_dir, *map(_safe, (*scope, name)))
-        keys = list(component.output_definitions.artifacts)
-        paths = {key: os.path.join(task_dir, _safe(key)) for key in keys}
-        outputs = {key: Artifact(file_uri(path), path) for key, path in paths.items()}
-        names = {
-            "pipeline_job_name": self.layout.run_id,
-            "pipeline_job_resource_name": self.layout.run_id,
-            "pipeline_job_uuid": self.layout.run_id,
-            "pipeline_task_name": task.task_info.name or name,
-            "pipeline_task_uuid": "/".join((self.layout.run_id, *scope, name)),
-            "pipeline_root": file_uri(self.layout.run_dir),
-        }
-        try:
-            argv = TaskPlaceholders(params, arts, outputs, names).resolve(
-                [*container.command, *container.args]
-            )
-        except PlaceholderError as exc:
-            raise RunFailedError(f"stage '{state.name}': {exc}") from None
-        os.makedirs(task_dir, exist_ok=True)
-        env = dict(self.env)
-        env.update({item.name: item.value for item in container.env})
-        env.update(self.forced_env)
         self._acquire(state)
         try:
-            finished = self._execute(state, argv, env)
+            launch = self.stages.prepare(name, state.name, task, component, params, arts, scope)
+            try:
+                finished = self._execute(state, launch)
+            finally:
+                self.stages.ended(launch)
         finally:
             self.slots.release()
-        if finished.returncode == 0:
-            for artifact in outputs.values():
-                os.makedirs(artifact.path, exist_ok=True)  # what the launcher would upload
-            return Outputs(artifacts=outputs)
-        raise self._failed(state, finished)
+        if finished.returncode != 0:
+            raise self._failed(state, finished)
+        problem = self.stages.upload(launch, state.name)
+        if problem is not None:
+            state.status = Status.FAILED
+            self.echo(f"unip-kfp: {state.name}: failed: {problem}")
+            raise self._record(StageFailedError(f"stage '{state.name}' failed: {problem}",
+                                                state.result()))
+        return Outputs(artifacts=launch.outputs)
 
     def _acquire(self, state: StageState) -> None:
         while not self.slots.acquire(timeout=_POLL_SECONDS):
@@ -305,7 +253,7 @@ class Walker:
             self.slots.release()
             raise _Halted()
 
-    def _execute(self, state: StageState, argv: list[str], env: Mapping[str, str]) -> Finished:
+    def _execute(self, state: StageState, launch: Launch) -> Finished:
         with self._lock:
             self._started += 1
             number = self._started
@@ -318,9 +266,9 @@ class Walker:
             state.pid = pid
 
         finished = self.supervisor.run(
-            argv,
+            launch.argv,
             cwd=self.layout.workdir,
-            env=env,
+            env=launch.env,
             log_path=state.log_path,
             echo=lambda line: self.echo(prefix + line),
             on_start=started,
@@ -357,16 +305,18 @@ class Walker:
             how = f"failed with exit code {code} (a shell's code for {signal_name(code - 128)})"
         else:
             how = f"failed with exit code {code}"
-        error = StageFailedError(
-            f"stage '{state.name}' {how}; log: {state.log_path}", state.result()
+        return self._record(
+            StageFailedError(f"stage '{state.name}' {how}; log: {state.log_path}", state.result())
         )
+
+    def _record(self, error: StageFailedError) -> StageFailedError:
         with self._lock:
             if self.failure is None:
                 self.failure = error
         return error
 
     def _log_path(self, name: str, used: set[str]) -> str:
-        base = _safe(name) or "stage"
+        base = safe_name(name) or "stage"
         candidate, number = base, 1
         while candidate in used:
             number += 1
@@ -440,8 +390,3 @@ def _dag_outputs(component: Any, done: Mapping[str, Outputs | None]) -> Outputs:
                 result.parameters[name] = produced.parameters[selector.output_parameter_key]
                 break
     return result
-
-
-def _safe(name: str) -> str:
-    """A file-name-safe form of a task, output or stage name."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).lstrip(".") or "_"

@@ -87,12 +87,16 @@ class DataResolver:
         self._fetched: dict[str, str] = {}
         self._lock = threading.Lock()
 
-    def check(self, uri: str, what: str) -> None:
-        """Fail before the run when `uri` cannot be read here (a usage error that says why)."""
+    def check(self, uri: str, what: str) -> str | None:
+        """Fail before the run when `uri` cannot be read here (a usage error that says why).
+
+        Returns the local path of the data, None for data read from S3.
+        """
         place = self._place(uri, what)
         if place.path is not None and not os.path.lexists(place.path):
             where = f" (box '{place.box.name}', folder {place.box.folder})" if place.box else ""
             raise UsageError(f"{what}: {uri}: no such file or folder {place.path}{where}")
+        return place.path
 
     def fetch(self, uri: str, what: str) -> str:
         """The local path of `uri`'s data, downloading it into the run folder if needed."""
@@ -118,7 +122,7 @@ class DataResolver:
             if parsed.netloc not in ("", "localhost"):
                 raise UsageError(f"{what}: {uri}: only local file:// URIs can be read")
             return _Place(uri, path=urllib.request.url2pathname(parsed.path))
-        box, inside = self._box_of(uri)
+        box, inside = self.box_of(uri)
         if box is not None:
             local = s3.within(box.folder, inside, f"{what}: {uri}")
             if os.path.isdir(box.folder):
@@ -147,7 +151,8 @@ class DataResolver:
             "URIs only"
         )
 
-    def _box_of(self, uri: str) -> tuple[BoxFolder | None, str]:
+    def box_of(self, uri: str) -> tuple[BoxFolder | None, str]:
+        """The box whose base URI holds `uri` (plan boxes, else the convention), and the rest."""
         for box in self.boxes:
             if uri == box.uri or uri.startswith(box.uri + "/"):
                 return box, uri[len(box.uri) :].strip("/")

@@ -15,7 +15,7 @@ from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2 as pb
 
 from ..errors import UsageError
-from ..target import parse_spec
+from ..target import parse_platform, parse_spec
 from .cel import Condition, ConditionError, compile_condition
 
 __all__ = ["ROOT", "Package", "StageRef", "constant_value"]
@@ -48,10 +48,19 @@ def constant_value(spec: Any) -> Any:
 class Package:
     """A pipeline package, parsed and checked for what the local runner supports."""
 
-    def __init__(self, content: bytes | Mapping[str, Any], source: str):
-        """From the package's bytes, or its spec already parsed (`target.parse_spec`)."""
+    def __init__(
+        self,
+        content: bytes | Mapping[str, Any],
+        source: str,
+        platform: Mapping[str, Any] | None = None,
+    ):
+        """From the package's bytes, or its spec already parsed (`target.parse_spec`) with
+        its `platforms` document (`target.parse_platform`)."""
         self.source = source
         self.spec = _parse(content, source)
+        if platform is None and isinstance(content, bytes):
+            platform = parse_platform(content)
+        self.platform = dict(platform or {})
         executors = json_format.MessageToDict(self.spec.deployment_spec).get("executors", {})
         self.executors: dict[str, Any] = {
             label: json_format.ParseDict(body, ExecutorSpec(), ignore_unknown_fields=True)
@@ -75,6 +84,24 @@ class Package:
 
     def executor(self, component: Any) -> Any:
         return self.executors[component.executor_label]
+
+    def secret_env(self, component: Any) -> list[str]:
+        """Variables a stage's pod gets from Secrets (`secretAsEnv`), in the driver's order."""
+        kubernetes = self.platform.get("kubernetes")
+        executors = (kubernetes or {}).get("deploymentSpec", {}).get("executors", {})
+        config = executors.get(component.executor_label) or {}
+        return [
+            str(item.get("envVar"))
+            for secret in config.get("secretAsEnv") or []
+            for item in secret.get("keyToEnv") or []
+            if item.get("envVar")
+        ]
+
+    def containers(self) -> Iterator[Any]:
+        """Every container executor spec of the package."""
+        for executor in self.executors.values():
+            if executor.WhichOneof("spec") == "container":
+                yield executor.container
 
     def order(self, ref: str) -> list[str]:
         """The DAG's task names in dependency order (ties by name): the walk's start order."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -47,6 +47,10 @@ class TaskPlaceholders:
     output_artifacts: Mapping[str, Artifact]
     names: Mapping[str, str] = field(default_factory=dict)
     """`pipeline_job_name`, `pipeline_job_uuid`, `pipeline_task_name`, ... -> value."""
+    expand: Callable[[str], str] = str
+    """The kubelet's `$(NAME)`/`$$` rule, applied to what the pod would get expanded: the
+    package's own text and parameter values. Local paths and URIs differ from a pod's, so
+    they are left as they are."""
 
     def resolve(self, items: Sequence[Any]) -> list[str]:
         """The command line: every element resolved, `IfPresent` expanded or dropped."""
@@ -86,7 +90,14 @@ class TaskPlaceholders:
         return ["".join(self.resolve(parts))]
 
     def _substitute(self, text: str) -> str:
-        return _PLACEHOLDER.sub(lambda m: self._placeholder(m.group("body"), m.group()), text)
+        parts: list[str] = []
+        last = 0
+        for match in _PLACEHOLDER.finditer(text):
+            parts.append(self.expand(text[last : match.start()]))
+            parts.append(self._placeholder(match.group("body"), match.group()))
+            last = match.end()
+        parts.append(self.expand(text[last:]))
+        return "".join(parts)
 
     def _placeholder(self, body: str, whole: str) -> str:
         match = _IO.match(body)
@@ -103,7 +114,7 @@ class TaskPlaceholders:
                 raise PlaceholderError(f"unsupported placeholder {whole}")
             if name not in self.parameters:
                 raise PlaceholderError(f"{whole}: the input parameter '{name}' has no value")
-            return serialize_parameter(self.parameters[name])
+            return self.expand(serialize_parameter(self.parameters[name]))
         artifacts = self.input_artifacts if side == "inputs" else self.output_artifacts
         artifact = artifacts.get(name)
         if artifact is None:

@@ -63,6 +63,8 @@ class LocalRunResult:
     copied: dict[str, str] = field(default_factory=dict)
     kept: bool = True
     duration: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    """How the stages were run: isolation, environment (for the summary)."""
 
     @property
     def succeeded(self) -> bool:

@@ -1,35 +1,38 @@
 """`run_local`: run a compiled pipeline package on this machine, no cluster and no Docker.
 
 The order of work: compile (or read the package), check everything that can be checked
-(inputs, output folders, that every URI can be read here), create the run folder
-`<workdir>/.unip-kfp/runs/<run-id>/`, walk the DAG, copy the outputs asked for with `-o`,
-print the summary. Nothing is written before the checks pass.
+(inputs, that every URI can be read here, the `-o` destinations, `--real-paths` targets),
+create the run folder `<workdir>/.unip-kfp/runs/<run-id>/`, choose how stages are kept
+apart (`sandbox.py`), walk the DAG, put the outputs where `-o` says, print the summary.
+Nothing is written before the checks pass, and no destination before the run succeeded.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from .. import s3
 from ..errors import RunFailedError, UnipKfpError, UsageError
-from ..naming import ENV_PREFIX
 from ..plan import PipelinePlan
 from ..project import Project
-from ..target import prepare
-from ..wrapper import TARGET_ROOT_ENV
-from .arguments import RunArguments, output_destinations, run_arguments
+from ..target import Prepared, prepare
+from .arguments import RunArguments, run_arguments
 from .dag import Outputs, RunLayout, Walker
 from .data import BoxFolder, DataResolver
+from .destinations import Destination, Protected, destinations, publish
 from .package import Package
 from .process import Supervisor, Terminated, ignoring_signals, stop_on_signals
+from .realpaths import RealPaths
 from .result import LocalRunResult, RunInterruptedError, StageFailedError, Status
+from .sandbox import choose_isolation, remove_tree
+from .stage import Stages
 from .summary import summary_lines
 
 if TYPE_CHECKING:
@@ -45,12 +48,13 @@ def run_local(
     target: Project | str | os.PathLike[str] | CompiledPackage,
     *,
     pipeline: str | None = None,
-    inputs: Mapping[str, str] | None = None,
-    outputs: Mapping[str, str] | None = None,
+    inputs: Mapping[str, Any] | None = None,
+    outputs: Mapping[str, Any] | None = None,
     workdir: str | None = None,
     jobs: int | None = None,
     force: bool = False,
     real_paths: bool = False,
+    inherit_env: bool = False,
     keep: bool = False,
     parallel: bool = False,
     echo: Echo | None = None,
@@ -60,61 +64,82 @@ def run_local(
 
     `target` is a loaded `Project` (compiled first, with `parallel` if asked), the path
     (`str` or `os.PathLike`) of a compiled package file, or a `CompiledPackage` (see
-    `unip_kfp.target`). `inputs` are `-i` values by name; `outputs` map output names to
-    folders to copy them to after a successful run. Stages run in `workdir` (default: the
-    folder above the manifests folder, the folder of a manifest file, or the current folder
-    for a package). S3 data is read from `s3_endpoint`, else from the endpoint `unip_kfp.s3`
-    finds (environment, `unip-kfp.yaml`). Raises `UsageError` (nothing ran) for bad inputs,
-    outputs or unreadable data, `StageFailedError` when a stage fails (the run folder is
-    kept), and `RunInterruptedError` on SIGTERM (KeyboardInterrupt on Ctrl-C) after
-    stopping the running stages' process groups.
+    `unip_kfp.target`). `inputs` are values by input name: a path (str or `os.PathLike`)
+    or URI for files, an int/float/dict/str (or its text) for values, as the `-i` rule
+    says. `outputs` map output names to destinations (local folders, `s3://`/`minio://`
+    URIs, box paths) that receive the output once the run succeeded (`--force`: replace).
+    Stages run in `workdir` (default: the module folder, see `target.module_folder`; the
+    current folder for a package), each with its own view of its inputs and the
+    environment its pod would have (`inherit_env`: all of this process's). S3 data comes
+    from `s3_endpoint`, else from the endpoint `unip_kfp.s3` finds. Raises `UsageError`
+    (nothing ran) for bad inputs, outputs or unreadable data, `StageFailedError` when a
+    stage fails (the run folder is kept), and `RunInterruptedError` on SIGTERM
+    (KeyboardInterrupt on Ctrl-C) after stopping the running stages' process groups.
     """
     say = _serialized(echo or _to_stderr)
     prepared = prepare(target, pipeline=pipeline, parallel=parallel)
     if parallel and not prepared.from_manifests:
         say("unip-kfp: note: --parallel applies when compiling; this package runs as compiled")
-    plan = prepared.plan
-    package = Package(prepared.spec, prepared.source)
     if jobs is not None and jobs < 1:
         raise UsageError(f"--jobs {jobs}: need at least 1")
     folder = os.path.abspath(os.path.expanduser(workdir or prepared.module_folder or os.getcwd()))
     if not os.path.isdir(folder):
         raise UsageError(f"--workdir {folder}: no such folder")
-    arguments = run_arguments(package, plan, inputs or {})
-    destinations = output_destinations(
-        package, plan, outputs or {}, force=force, protected=(folder,)
-    )
-    sentinel = plan.sentinel_uri
+    package = Package(prepared.spec, prepared.source, prepared.platform)
+    checked = _check(prepared, package, folder, inputs or {}, outputs or {}, force, s3_endpoint,
+                     say)
+    checks = RealPaths.check(package) if real_paths else None
+    os.makedirs(checked.layout.run_dir)
+    for sub in (checked.layout.logs_dir, checked.layout.artifacts_dir, checked.layout.tmp_dir):
+        os.mkdir(sub)
+    isolation = choose_isolation(os.path.join(checked.layout.run_dir, "probe"))
+    if not isolation.namespaces:
+        say(isolation.note())
+    if real_paths and (jobs or 1) > 1:
+        say("unip-kfp: note: with --real-paths stages run one at a time (they share the paths)")
+    stages = Stages(package, checked.layout, isolation, inherit_env=inherit_env,
+                    real_paths=checks, echo=say)
+    supervisor = Supervisor()
+    walker = Walker(package, checked.layout, resolver=checked.resolver, supervisor=supervisor,
+                    stages=stages, jobs=1 if real_paths else (jobs or os.cpu_count() or 1),
+                    echo=say, sentinel=prepared.plan.sentinel_uri)
+    say(f"unip-kfp: run {checked.layout.run_id} of '{package.name}' in {folder}")
+    notes = (isolation.summary, _environment_note(inherit_env))
+    return _Run(checked, package, walker, supervisor, say, notes).execute(keep=keep)
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """Everything checked before the run folder exists."""
+
+    layout: RunLayout
+    arguments: RunArguments
+    resolver: DataResolver
+    destinations: list[Destination]
+
+
+def _check(
+    prepared: Prepared, package: Package, folder: str, inputs: Mapping[str, Any],
+    outputs: Mapping[str, Any], force: bool, s3_endpoint: str | None, say: Echo,
+) -> _Checked:  # fmt: skip
+    """Inputs, their data, and the `-o` destinations: all before anything runs."""
+    plan = prepared.plan
+    arguments = run_arguments(package, plan, inputs)
     layout = _new_layout(package.name, folder)
     resolver = DataResolver(
         imports_dir=layout.imports_dir,
         boxes=_box_folders(plan, folder),
         boxes_root=_boxes_root(folder),
-        sentinel=sentinel,
+        sentinel=plan.sentinel_uri,
         endpoint=s3.find_endpoint(s3_endpoint, prepared.settings.config.s3),
         echo=say,
     )
-    _check_data(package, arguments, resolver, sentinel)
-    os.makedirs(layout.run_dir)
-    for sub in (layout.logs_dir, layout.artifacts_dir, layout.tmp_dir):
-        os.mkdir(sub)
-    env, forced = _environment(layout, real_paths)
-    supervisor = Supervisor()
-    walker = Walker(
-        package,
-        layout,
-        resolver=resolver,
-        supervisor=supervisor,
-        env=env,
-        forced_env=forced,
-        jobs=jobs or os.cpu_count() or 1,
-        echo=say,
-        sentinel=sentinel,
-    )
-    say(f"unip-kfp: run {layout.run_id} of '{package.name}' in {folder}")
-    return _Run(layout, package, arguments, walker, supervisor, say).execute(
-        destinations, keep=keep, force=force
-    )
+    local, remote = _check_data(package, arguments, resolver, plan.sentinel_uri)
+    protected = Protected(folder, os.path.join(folder, STATE_DIR), prepared.sources, local,
+                          remote)
+    chosen = destinations(package, plan, outputs, force=force, protected=protected,
+                          resolver=resolver)
+    return _Checked(layout, arguments, resolver, chosen)
 
 
 class _Run:
@@ -122,30 +147,31 @@ class _Run:
 
     def __init__(
         self,
-        layout: RunLayout,
+        checked: _Checked,
         package: Package,
-        arguments: RunArguments,
         walker: Walker,
         supervisor: Supervisor,
         echo: Echo,
+        notes: tuple[Callable[[], str], str],
     ):
-        self.layout = layout
+        self.checked = checked
+        self.layout = checked.layout
         self.package = package
-        self.arguments = arguments
+        self.arguments = checked.arguments
         self.walker = walker
         self.supervisor = supervisor
         self.echo = echo
+        self.notes = notes
         self.began = time.time()
 
-    def execute(
-        self, destinations: Mapping[str, str], *, keep: bool, force: bool
-    ) -> LocalRunResult:
+    def execute(self, *, keep: bool) -> LocalRunResult:
         produced = self._walk()
-        copied = self._copy(produced, destinations, force=force)
+        copied = self._publish(produced)
         every_output = set(self.package.root.output_definitions.artifacts)
-        kept = keep or not destinations or not every_output <= set(destinations)
+        given = {d.key for d in self.checked.destinations}
+        kept = keep or not given or not every_output <= given
         if not kept:
-            shutil.rmtree(self.layout.run_dir, ignore_errors=True)
+            remove_tree(self.layout.run_dir)
         result = self._result(produced, copied=copied, kept=kept)
         for line in summary_lines(result, "succeeded"):
             self.echo(line)
@@ -206,6 +232,7 @@ class _Run:
 
     def _result(self, produced: Outputs, *, copied: dict[str, str], kept: bool) -> LocalRunResult:
         labels = self.arguments.labels
+        isolation, environment = self.notes
         return LocalRunResult(
             pipeline=self.package.name,
             run_id=self.layout.run_id,
@@ -215,38 +242,23 @@ class _Run:
             copied=copied,
             kept=kept,
             duration=time.time() - self.began,
+            notes=[isolation(), environment],
         )
 
-    def _copy(
-        self, produced: Outputs, destinations: Mapping[str, str], *, force: bool
-    ) -> dict[str, str]:
+    def _publish(self, produced: Outputs) -> dict[str, str]:
+        """Each `-o` receives its output, now that the run succeeded."""
         labels = self.arguments.labels
         copied: dict[str, str] = {}
-        for key, dest in destinations.items():
-            artifact = produced.artifacts.get(key)
+        for item in self.checked.destinations:
+            artifact = produced.artifacts.get(item.key)
             if artifact is None:
                 raise RunFailedError(
-                    f"output '{labels.get(key, key)}' was not produced; run folder kept: "
-                    f"{self.layout.run_dir}"
+                    f"output '{labels.get(item.key, item.key)}' was not produced; run folder "
+                    f"kept: {self.layout.run_dir}"
                 )
-            _replace_with_copy(artifact.path, dest, force=force)
-            copied[labels.get(key, key)] = dest
+            publish(item, artifact.path, self.checked.resolver.endpoint, self.echo)
+            copied[labels.get(item.key, item.key)] = item.shown
         return copied
-
-
-def _replace_with_copy(source: str, dest: str, *, force: bool) -> None:
-    """Copy an output (folder or file) to the folder `dest` (checked before the run)."""
-    if force and os.path.lexists(dest):
-        if os.path.isdir(dest) and not os.path.islink(dest):
-            shutil.rmtree(dest)
-        else:
-            os.unlink(dest)
-    # `dest` is now absent or an empty folder (or a link to one)
-    if os.path.isdir(source):
-        shutil.copytree(source, dest, dirs_exist_ok=True, ignore_dangling_symlinks=True)
-    else:
-        os.makedirs(dest, exist_ok=True)
-        shutil.copy2(source, dest)
 
 
 def _boxes_root(workdir: str) -> str:
@@ -270,28 +282,35 @@ def _new_layout(pipeline: str, workdir: str) -> RunLayout:
 
 def _check_data(
     package: Package, arguments: RunArguments, resolver: DataResolver, sentinel: str
-) -> None:
-    """Every URI the run would read must be readable here: fail before anything runs."""
-    for name in sorted(arguments.file_parameters):
-        value = arguments.values.get(name)
-        if isinstance(value, str) and value and value != sentinel:
-            resolver.check(value, f"input '{arguments.labels.get(name, name)}'")
-    for display, uri in package.constant_imports():
-        if uri != sentinel:
-            resolver.check(uri, display)
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Every URI the run would read must be readable here: fail before anything runs.
+
+    Returns where the data is: local paths and S3 URIs, each with the input that reads it.
+    """
+    local: dict[str, str] = {}
+    remote: dict[str, str] = {}
+    reads = [
+        (value, f"input '{arguments.labels.get(name, name)}'")
+        for name in sorted(arguments.file_parameters)
+        for value in [arguments.values.get(name)]
+        if isinstance(value, str) and value and value != sentinel
+    ]
+    reads += [(uri, display) for display, uri in package.constant_imports() if uri != sentinel]
+    for uri, what in reads:
+        path = resolver.check(uri, what)
+        if path is not None:
+            local[path] = what
+        else:
+            remote[uri] = what
+    return local, remote
 
 
-def _environment(layout: RunLayout, real_paths: bool) -> tuple[dict[str, str], dict[str, str]]:
-    """The stage environment (host's, minus UNIP_PIPELINE_* leaking in) and forced settings."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(ENV_PREFIX) and name != TARGET_ROOT_ENV
-    }
-    env["TMPDIR"] = layout.tmp_dir
-    env.setdefault("PYTHONUNBUFFERED", "1")  # stage logs stream live, not at exit
-    forced = {} if real_paths else {TARGET_ROOT_ENV: layout.paths_dir}
-    return env, forced
+def _environment_note(inherit: bool) -> str:
+    if inherit:
+        return ("environment: inherited from this shell (--inherit-env): stages also see "
+                "variables their pods will not have")
+    return ("environment: as in the pod (stage env, box Secrets' AWS_*, PATH, HOME, LANG, TZ, "
+            "TMPDIR); --inherit-env passes the rest of this shell's")
 
 
 def _signal_name(reason: BaseException) -> str:

@@ -31,6 +31,7 @@ def summary_lines(result: LocalRunResult, outcome: str) -> list[str]:
             else:
                 lines.append(f"  {name}: {copy}")
             lines += [f"    {path}" for path in _files(copy or folder)]
+    lines += [note for note in result.notes if note]
     if result.kept:
         lines.append(f"run folder: {result.run_dir}")
     else:

@@ -1,0 +1,66 @@
+"""Read the stage wrapper's records back from a container's command line (see `wrapper.py`).
+
+The local runner needs two things the records hold: the `path:` targets of each stage (to
+show them at their literal paths, or to check them first with `--real-paths`), and which
+container command lines are the wrapper's at all (packages built with the kfp DSL are not).
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from .. import wrapper
+from .expansion import expand
+
+__all__ = ["package_targets", "targets"]
+
+_FIELDS = {"in": 4, "out": 4, "val": 4, "opt": 6}
+
+
+def targets(argv: Sequence[str]) -> list[str]:
+    """The absolute targets of a resolved wrapper command line (none for other commands)."""
+    head = list(wrapper.command())
+    if list(argv[: len(head)]) != head:
+        return []
+    return list(_targets(list(argv[len(head) :])))
+
+
+def package_targets(command: Sequence[Any], args: Sequence[Any]) -> list[str]:
+    """The targets written in a container spec (before placeholders), as the shell gets them."""
+    head = [expand(c, {}) if isinstance(c, str) else c for c in command]
+    if head != list(wrapper.command()):
+        return []
+    flat = [expand(item, {}) if isinstance(item, str) else item for item in _flatten(args)]
+    return list(_targets(flat))
+
+
+def _targets(records: list[Any]) -> Iterator[str]:
+    index = 0
+    while index < len(records):
+        kind = records[index]
+        size = _FIELDS.get(kind) if isinstance(kind, str) else None
+        if size is None or index + size > len(records):
+            return
+        target = records[index + 3]
+        if isinstance(target, str) and target.startswith("/") and target.strip("/"):
+            yield posixpath.normpath(target)
+        index += size
+
+
+def _flatten(items: Sequence[Any]) -> Iterator[Any]:
+    """Args with `IfPresent` placeholders opened (their `Then` branch, where records sit)."""
+    for item in items:
+        structured = item
+        if isinstance(item, str) and item.startswith('{"IfPresent"'):
+            try:
+                structured = json.loads(item)
+            except ValueError:
+                structured = item
+        if isinstance(structured, dict) and "IfPresent" in structured:
+            then = structured["IfPresent"].get("Then") or []
+            yield from _flatten(then if isinstance(then, list) else [then])
+        else:
+            yield item
