@@ -338,7 +338,7 @@ def test_image_and_constant_wrapper_command(case_id: str, pipeline: str) -> None
     for stage in exp.stages:
         container = pkg.container(stage["name"])
         assert container["image"] == stage["image"]["existingImageName"]
-        assert container["command"] == wrapper.command()
+        assert container["command"] == wrapper.container_command()
 
 
 @PARAMS
@@ -581,7 +581,7 @@ def test_seed_000_stage1_exactly() -> None:
     assert key == "stage1"
     assert container["image"] == "registry.example.com/unip/train-test:0.1.0"
     assert container["command"][:2] == ["sh", "-c"] and container["command"][3] == "unip-stage"
-    assert container["command"][2] == wrapper.WRAPPER_SCRIPT
+    assert container["command"][2] == wrapper.kubernetes_literal(wrapper.WRAPPER_SCRIPT)
     assert container["args"] == [
         "in", "UNIP_PIPELINE_XY_TRAIN", "{{$.inputs.artifacts['xy_train'].path}}", "",
         "opt", "UNIP_PIPELINE_EXTRA_PARAMETERS",

@@ -88,7 +88,7 @@ def test_stage1_loads_back_with_every_field(exported: Path) -> None:
     assert {n: o.type for n, o in spec.outputs.items()} == {"model": ARTIFACT}
     container = spec.implementation.container
     assert container.image == "registry.example.com/unip/train-test:0.1.0"
-    assert container.command == wrapper.command()
+    assert container.command == wrapper.container_command()
     assert container.args == [
         "in", "UNIP_PIPELINE_XY_TRAIN", "{{$.inputs.artifacts['xy_train'].path}}", "",
         "opt", "UNIP_PIPELINE_EXTRA_PARAMETERS",
@@ -145,7 +145,7 @@ def test_components_compose_into_a_hand_written_pipeline(exported: Path, tmp_pat
         "producerTask": "stage1",
     }
     container = doc["deploymentSpec"]["executors"]["exec-stage1"]["container"]
-    assert container["command"] == wrapper.command()
+    assert container["command"] == wrapper.container_command()
     assert container["env"] == [{"name": "MY_VARIABLE", "value": "some_value"}]
     assert load(package).name == "hand-written"
 
@@ -184,7 +184,7 @@ def test_components_for_every_pipeline_of_a_folder(tmp_path: Path) -> None:
     ]
     for path in written:
         assert load(Path(path)).component_spec.implementation.container.command == (
-            wrapper.command()
+            wrapper.container_command()
         )
 
 

@@ -1,7 +1,10 @@
 """One KFP container component per stage, built in memory from the plan.
 
 The command is the constant wrapper script; every variable name, placeholder, target path
-and the user command are separate args records (see `wrapper.py`). Components are built
+and the user command are separate args records (see `wrapper.py`). The kubelet expands
+`$(NAME)` and `$$` in command and args (SPEC §5): the wrapper and the records' constants are
+written with `$` doubled, so they reach the shell byte-exact, while the user's command keeps
+its Kubernetes meaning, as it has on the platform. Components are built
 from `kfp.dsl.structures` so input descriptions, optional parameters and placeholders
 (`IfPresent`, `InputUri`) are expressed exactly as the package needs them.
 """
@@ -40,10 +43,12 @@ def stage_component(plan: PipelinePlan, stage: Stage) -> ContainerComponent:
         outputs[binding.io] = structures.OutputSpec(
             type=ARTIFACT_TYPE, description=_description(plan, binding)
         )
-        args += wrapper.out_record(
-            binding.env, placeholders.OutputPathPlaceholder(binding.io), binding.target
+        args += _literal(
+            wrapper.out_record(
+                binding.env, placeholders.OutputPathPlaceholder(binding.io), binding.target
+            )
         )
-    args += wrapper.cmd_record(stage.shell)
+    args += wrapper.cmd_record(stage.shell)  # not escaped: `$(NAME)` keeps its meaning
     spec = structures.ComponentSpec(
         name=stage.task,
         description=f"UNIP stage '{stage.name}' of pipeline '{plan.name}': {stage.shell}",
@@ -51,7 +56,9 @@ def stage_component(plan: PipelinePlan, stage: Stage) -> ContainerComponent:
         outputs=outputs or None,
         implementation=structures.Implementation(
             container=structures.ContainerSpecImplementation(
-                image=stage.image, command=wrapper.command(), args=args
+                image=stage.image,
+                command=wrapper.container_command(),
+                args=args,
             )
         ),
     )
@@ -65,21 +72,30 @@ def _input_record(plan: PipelinePlan, binding: Binding) -> list[Any]:
         if binding.optional:
             # IfPresent on artifacts never fires on the 2.17 backend: the pipeline imports a
             # sentinel URI instead, and the wrapper unsets the variable when it sees it.
-            return wrapper.opt_record(
-                binding.env,
-                path,
-                binding.target,
-                placeholders.InputUriPlaceholder(binding.io),
-                plan.sentinel_uri,
+            return _literal(
+                wrapper.opt_record(
+                    binding.env,
+                    path,
+                    binding.target,
+                    placeholders.InputUriPlaceholder(binding.io),
+                    plan.sentinel_uri,
+                )
             )
-        return wrapper.in_record(binding.env, path, binding.target)
-    record = wrapper.val_record(
-        binding.env, placeholders.InputValuePlaceholder(binding.io), binding.target
+        return _literal(wrapper.in_record(binding.env, path, binding.target))
+    record = _literal(
+        wrapper.val_record(
+            binding.env, placeholders.InputValuePlaceholder(binding.io), binding.target
+        )
     )
     if binding.optional:
         # IfPresent works on parameters: an omitted optional value leaves the variable unset.
         return [placeholders.IfPresentPlaceholder(input_name=binding.io, then=record)]
     return record
+
+
+def _literal(items: list[Any]) -> list[Any]:
+    """Constant strings escaped for the kubelet; placeholders are resolved by the driver."""
+    return [wrapper.kubernetes_literal(i) if isinstance(i, str) else i for i in items]
 
 
 def _description(plan: PipelinePlan, binding: Binding) -> str:

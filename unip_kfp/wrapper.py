@@ -46,7 +46,9 @@ __all__ = [
     "WRAPPER_SCRIPT",
     "cmd_record",
     "command",
+    "container_command",
     "in_record",
+    "kubernetes_literal",
     "opt_record",
     "out_record",
     "shell_command",
@@ -231,6 +233,20 @@ _RESERVED_PREFIX = "_unip_"
 def command() -> list[str]:
     """The container command of every stage; all data goes into the args records."""
     return ["sh", "-c", WRAPPER_SCRIPT, ARGV0]
+
+
+def container_command() -> list[str]:
+    """`command()` as a container spec holds it: escaped for the kubelet (see below)."""
+    return [kubernetes_literal(item) for item in command()]
+
+
+def kubernetes_literal(text: str) -> str:
+    """`text` as a container spec must hold it to reach the process byte-exact.
+
+    The kubelet reduces `$$` to `$` and expands `$(NAME)` in a container's command, args
+    and env values; with every `$` doubled, nothing is expanded and `$` comes out as is.
+    """
+    return text.replace("$", "$$")
 
 
 def _check_env(env: str) -> str:
