@@ -195,8 +195,10 @@ def _names(names: list[str]) -> str:
 
 
 def _duration(start: datetime | None, end: datetime | None) -> str | None:
+    """A task's run time; the server keeps whole seconds, so no decimals are made up."""
     if start is not None and end is not None and end >= start:
-        return _seconds((end - start).total_seconds())
+        seconds = int((end - start).total_seconds())
+        return f"{seconds} s" if seconds < 60 else _seconds(seconds)
     return None
 
 
