@@ -33,6 +33,7 @@ How it runs (every choice measured on weed 4.48):
   (weed 4.48): those are removed by name.
 * Stopping: SIGKILL, not SIGTERM. A graceful stop takes 1.5-4.4 s and the data is thrown
   away anyway; on Linux the process also dies with the test process (``PR_SET_PDEATHSIG``).
+  What a killed test process could not remove is swept by the next start (`sweep_stale`).
 
 Between tests :meth:`S3Endpoint.reset` deletes every bucket through the S3 API.
 
@@ -281,10 +282,14 @@ class SeaweedFS:
             self.process.kill()
         self.process.wait(timeout=10)
         shutil.rmtree(self.folder, ignore_errors=True)
-        for path in grpc_sockets(self.base):
-            with contextlib.suppress(OSError):
-                if stat.S_ISSOCK(os.lstat(path).st_mode):
-                    os.unlink(path)
+        _remove_sockets(self.base)
+
+
+def _remove_sockets(base: int) -> None:
+    for path in grpc_sockets(base):
+        with contextlib.suppress(OSError):
+            if stat.S_ISSOCK(os.lstat(path).st_mode):
+                os.unlink(path)
 
 
 def grpc_sockets(base: int) -> list[str]:
@@ -296,6 +301,7 @@ def start_seaweedfs(attempts: int = 3, timeout: float = 30.0) -> SeaweedFS:
     """Start ``weed mini`` and wait until a bucket round trip works; retries other ports
     when one was taken between choosing and binding it."""
     weed = weed_binary()
+    sweep_stale()
     rng = random.Random(os.getpid() ^ time.monotonic_ns())
     error = ""
     for _ in range(attempts):
@@ -321,6 +327,8 @@ def _launch(weed: str, base: int) -> SeaweedFS:
         "HOME": str(folder),
         "TMPDIR": str(folder),
     }
+    owner = {"owner": os.getpid(), "base": base}  # for `sweep_stale`, before weed runs
+    (folder / "owner.json").write_text(json.dumps(owner))
     started = time.monotonic()
     with open(folder / "weed.log", "wb") as log:
         process = subprocess.Popen(
@@ -333,10 +341,51 @@ def _launch(weed: str, base: int) -> SeaweedFS:
             start_new_session=True,
             preexec_fn=_die_with_parent(),
         )
+    owner["pid"] = process.pid
+    (folder / "owner.json").write_text(json.dumps(owner))
     endpoint = S3Endpoint(
         "127.0.0.1", base + 3, admin.access_key, admin.secret_key, read_only=reader
     )
     return SeaweedFS(folder, process, endpoint, base, started)
+
+
+def sweep_stale() -> list[Path]:
+    """Remove the folders and sockets of stores whose test process is gone (a killed test
+    process cannot clean up; its store dies with it on Linux, and is killed here elsewhere)."""
+    removed = []
+    for folder in Path(_SYSTEM_TMP).glob("unip-kfp-seaweedfs-*"):
+        try:
+            owner = json.loads((folder / "owner.json").read_text())
+        except (OSError, ValueError):
+            continue  # not one of ours to judge
+        if _alive(int(owner["owner"])):
+            continue
+        weed = int(owner.get("pid", 0))
+        if weed and _alive(weed) and _runs_in(weed, folder):
+            with contextlib.suppress(OSError):
+                os.kill(weed, signal.SIGKILL)
+        shutil.rmtree(folder, ignore_errors=True)
+        _remove_sockets(int(owner["base"]))
+        removed.append(folder)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _runs_in(pid: int, folder: Path) -> bool:
+    """`pid` is the weed of `folder` (where /proc tells), not a reused pid."""
+    try:
+        return str(folder).encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return sys.platform != "linux"
 
 
 def _wait_ready(store: SeaweedFS, timeout: float) -> None:

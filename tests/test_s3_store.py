@@ -9,7 +9,10 @@ is why the S3 tests run against SeaweedFS. With `-m s3_endpoint` they hold any o
 from __future__ import annotations
 
 import io
+import json
 import os
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,6 +28,7 @@ from s3_server import (
     external_endpoint,
     grpc_sockets,
     start_seaweedfs,
+    sweep_stale,
 )
 
 
@@ -148,3 +152,18 @@ def test_the_store_listens_on_loopback_only_and_leaves_nothing_behind() -> None:
         store.stop()
     assert store.process.returncode is not None
     assert not folder.exists() and not any(map(os.path.lexists, grpc_sockets(base)))
+
+
+def test_what_a_killed_test_process_leaves_is_swept_by_the_next_start() -> None:
+    store = start_seaweedfs()
+    try:
+        gone = subprocess.Popen([sys.executable, "-c", ""])  # its pid is free once reaped
+        gone.wait()
+        owner = store.folder / "owner.json"
+        owner.write_text(json.dumps({**json.loads(owner.read_text()), "owner": gone.pid}))
+        assert store.folder in sweep_stale()  # the live stores of test processes are kept
+        assert store.process.wait(timeout=10) == -signal.SIGKILL  # an orphan is killed
+        assert not store.folder.exists()
+        assert not any(map(os.path.lexists, grpc_sockets(store.base)))
+    finally:
+        store.stop()
