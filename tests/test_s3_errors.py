@@ -157,6 +157,71 @@ def test_local_run_without_keys_is_a_usage_error(
     )
 
 
+# ------------------------------------------------------------------- local run, -o to S3
+
+
+def _run_chain_into(module: Path, destination: str) -> tuple[int, str, str]:
+    (module / "in" / "folder").mkdir(parents=True)
+    (module / "in" / "table.csv").write_text("h\n1\n")
+    (module / "in" / "folder" / "one.txt").write_text("x")
+    result = cli("run", module / "manifests", "-i", f"table={module / 'in' / 'table.csv'}",
+                 "-i", f"folder={module / 'in' / 'folder'}", "-o", f"result={destination}")
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("cause", "message"), [("wrong secret", SECRET), ("unknown key", UNKNOWN_KEY)]
+)
+def test_local_run_into_s3_with_bad_keys_stops_before_it_runs(
+    chain: Path, s3_server: S3Endpoint, monkeypatch: pytest.MonkeyPatch, cause: str,
+    message: str,
+) -> None:
+    create_bucket(s3_server, "results")
+    _keys(monkeypatch, s3_server, cause)
+    code, out, err = _run_chain_into(chain, "s3://results/run-1")
+    assert code == 5
+    assert err.endswith(
+        f"unip-kfp: S3 at {s3_server.url} refused checking s3://results/run-1/: {message}"
+    )
+    assert not (chain / ".unip-kfp" / "runs").exists()
+    _no_secret_shown(s3_server, out, err)
+
+
+def test_local_run_into_a_missing_bucket_stops_before_it_runs(
+    chain: Path, s3_server: S3Endpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _keys(monkeypatch, s3_server, "right keys")
+    code, _, err = _run_chain_into(chain, "s3://no-such-bucket/run-1")
+    assert code == 5
+    assert err.endswith(
+        f"unip-kfp: S3 at {s3_server.url}: bucket 'no-such-bucket' does not exist (checking "
+        "s3://no-such-bucket/run-1/)\n"
+        "    hint: check the bucket (the host part of the URI, or of the box's URI: --box, "
+        "unip-kfp.yaml) and the S3 endpoint\n"
+    )
+    assert not (chain / ".unip-kfp" / "runs").exists()
+
+
+def test_local_run_into_s3_with_keys_that_may_not_write(
+    chain: Path, s3_server: S3Endpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if s3_server.read_only is None:
+        pytest.skip("this store has no read-only keys for the tests")
+    create_bucket(s3_server, "results")
+    _keys(monkeypatch, s3_server, "right keys")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.read_only.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.read_only.secret_key)
+    code, out, err = _run_chain_into(chain, "s3://results/run-1")
+    assert code == 5  # the check may list; the run succeeds; the upload is refused
+    assert " refused uploading " in err and err.endswith(
+        " to s3://results/run-1/listing: the keys may not do this (AccessDenied)\n"
+        "    hint: the store accepted the keys but refuses this request: check the policies "
+        "of the keys' user and of bucket 'results'\n"
+    )
+    assert not list(s3_server.minio().list_objects("results", recursive=True))
+    assert s3_server.read_only.secret_key not in out + err
+
+
 # ------------------------------------------------------------- Kubeflow run, uploaded inputs
 
 

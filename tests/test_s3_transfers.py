@@ -141,6 +141,30 @@ def test_a_local_run_does_not_read_a_name_that_is_a_file_and_a_folder(
     )
 
 
+def test_a_local_run_does_not_write_outputs_below_an_object(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, s3_server: S3Endpoint
+) -> None:
+    isolate(tmp_path, monkeypatch)
+    _put(create_bucket(s3_server, "results"), "results", "runs", b"a file named runs")
+    for name, value in s3_server.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("UNIP_KFP_S3_ENDPOINT", s3_server.url)
+    module = copy_case("chain", tmp_path)
+    (module / "in" / "folder").mkdir(parents=True)
+    (module / "in" / "table.csv").write_text("h\n1\n")
+    (module / "in" / "folder" / "one.txt").write_text("x")
+    result = cli("run", module / "manifests", "-i", f"table={module / 'in' / 'table.csv'}",
+                 "-i", f"folder={module / 'in' / 'folder'}", "-o", "result=s3://results/runs/1")
+    assert result.exit_code == 2
+    assert result.stderr.endswith(
+        "unip-kfp: s3://results/runs/1/ cannot hold outputs: s3://results/runs is an object (a "
+        "file), and a name that is both a file and a folder is hidden or refused by some S3 "
+        "stores (MinIO hides the folder); choose another destination\n"
+    )
+    assert not (module / ".unip-kfp" / "runs").exists()  # refused before the run
+    assert _keys(s3_server, "results", "") == ["runs"]
+
+
 def _writes_outputs(kfp: HookedKfpServer, env: S3Endpoint) -> None:
     def hook(run: RunRecord) -> None:
         put_output(env, run, {"metrics.csv": b"m", "plots/roc.txt": b"roc"})

@@ -166,6 +166,7 @@ def _check_remote(chosen: Sequence[Destination], resolver: DataResolver, force: 
     client = s3.S3(resolver.endpoint)
     for item in remote:
         assert item.location is not None
+        client.check_folder(item.location, f"checking {item.shown}/")
         existing = client.names(item.location, f"checking {item.shown}/")
         if existing and not force:
             raise UsageError(
