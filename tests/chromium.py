@@ -9,6 +9,7 @@ so a test can tell a picture from a blank page without comparing pixels.
 
 from __future__ import annotations
 
+import os
 import shutil
 import struct
 import subprocess
@@ -47,7 +48,11 @@ def chromium() -> str:
 def render(pages: list[tuple[Path, Path]], size: tuple[int, int] = (1400, 900)) -> list[Rendered]:
     """Render each (page, png) pair; return the PNG paths and DOMs in the same order."""
     binary = chromium()
-    with tempfile.TemporaryDirectory() as profiles:
+    # A short folder of its own: Chromium puts sockets in TMPDIR (at most 107 characters),
+    # and tests often point TMPDIR deep into their tmp_path.
+    short = "/tmp" if os.path.isdir("/tmp") else None
+    with tempfile.TemporaryDirectory(prefix="chromium-", dir=short) as profiles:
+        env = {**os.environ, "TMPDIR": profiles}
         running = []
         for index, (page, png) in enumerate(pages):
             command = [
@@ -57,7 +62,7 @@ def render(pages: list[tuple[Path, Path]], size: tuple[int, int] = (1400, 900)) 
             ]  # fmt: skip
             running.append(
                 subprocess.Popen(
-                    command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+                    command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
                 )
             )
         doms = [process.communicate(timeout=60)[0] for process in running]

@@ -65,6 +65,8 @@ class LocalRunResult:
     duration: float = 0.0
     notes: list[str] = field(default_factory=list)
     """How the stages were run: isolation, environment (for the summary)."""
+    report: str | None = None
+    """The run's HTML report (`.unip-kfp/reports/<run-id>/report.html`, see report.py)."""
 
     @property
     def succeeded(self) -> bool:

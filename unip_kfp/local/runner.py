@@ -105,7 +105,8 @@ def run_local(
                     echo=say, sentinel=prepared.plan.sentinel_uri)
     say(f"unip-kfp: run {checked.layout.run_id} of '{package.name}' in {folder}")
     notes = (isolation.summary, _environment_note(inherit_env))
-    return _Run(checked, package, walker, supervisor, say, notes).execute(keep=keep)
+    run = _Run(checked, package, walker, supervisor, say, notes, prepared.plan)
+    return run.execute(keep=keep)
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,9 @@ class _Run:
         supervisor: Supervisor,
         echo: Echo,
         notes: tuple[Callable[[], str], str],
+        plan: PipelinePlan,
     ):
+        self.plan = plan  # for the run report
         self.checked = checked
         self.layout = checked.layout
         self.package = package
@@ -170,9 +173,9 @@ class _Run:
         every_output = set(self.package.root.output_definitions.artifacts)
         given = {d.key for d in self.checked.destinations}
         kept = keep or not given or not every_output <= given
+        result = self._result(produced, copied=copied, kept=kept)  # the report reads the logs
         if not kept:
             remove_tree(self.layout.run_dir)
-        result = self._result(produced, copied=copied, kept=kept)
         for line in summary_lines(result, "succeeded"):
             self.echo(line)
         return result
@@ -233,7 +236,7 @@ class _Run:
     def _result(self, produced: Outputs, *, copied: dict[str, str], kept: bool) -> LocalRunResult:
         labels = self.arguments.labels
         isolation, environment = self.notes
-        return LocalRunResult(
+        result = LocalRunResult(
             pipeline=self.package.name,
             run_id=self.layout.run_id,
             run_dir=self.layout.run_dir,
@@ -244,6 +247,11 @@ class _Run:
             duration=time.time() - self.began,
             notes=[isolation(), environment],
         )
+        from .report import attach_report  # the page is built only when a run ends
+
+        return attach_report(result, plan=self.plan, arguments=self.arguments,
+                             resolver=self.checked.resolver, echo=self.echo,
+                             folder=os.path.join(self.layout.workdir, STATE_DIR))
 
     def _publish(self, produced: Outputs) -> dict[str, str]:
         """Each `-o` receives its output, now that the run succeeded."""

@@ -36,6 +36,8 @@ def summary_lines(result: LocalRunResult, outcome: str) -> list[str]:
         lines.append(f"run folder: {result.run_dir}")
     else:
         lines.append("run folder removed (every output was copied; --keep keeps it)")
+    if result.report:
+        lines.append(f"report: {result.report}")
     return lines
 
 
