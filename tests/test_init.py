@@ -91,6 +91,8 @@ def test_init_prints_two_commands_that_validate_and_run(demo: tuple[Path, str]) 
     ran = shell(commands[1], folder)
     assert ran.returncode == 0, ran.stderr
     assert "[prepare]" in ran.stderr and "[score]" in ran.stderr
+    report = ran.stderr.rstrip().splitlines()[-1].removeprefix("report: ")
+    assert Path(report).is_file() and Path(report).is_relative_to(folder / ".unip-kfp")
     summary = json.loads((folder / "results" / "summary.json").read_text())
     assert summary["rows"] == 24 and summary["threshold"] == 2.5
     assert summary["flagged"] == 2 and summary["columns"] == ["temperature", "pressure", "humidity"]
