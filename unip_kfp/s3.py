@@ -27,7 +27,7 @@ import contextlib
 import os
 import urllib.parse
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from .config import S3Config
@@ -107,7 +107,9 @@ class Endpoint:
     host: str
     secure: bool
     region: str | None = None
-    ca_cert: str | None = None  # s3.caCert, else AWS_CA_BUNDLE; else SSL_CERT_FILE / certifi
+    # s3.caCert, else AWS_CA_BUNDLE; else SSL_CERT_FILE / certifi. Not part of equality:
+    # the same endpoint is the same place whichever bundle checks its certificate.
+    ca_cert: str | None = field(default=None, compare=False)
 
     @property
     def url(self) -> str:
