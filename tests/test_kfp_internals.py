@@ -1,18 +1,24 @@
-"""Stage env and resources are set without kfp's task setters, with the setters' exact IR.
+"""What pipeline.py relies on in kfp 2.17 beyond its public API, checked against kfp itself.
 
-`pipeline.set_container_settings` writes what kfp 2.17's `set_env_variable`, `set_cpu_*`,
-`set_memory_*` and `set_accelerator_*` write, skipping their `inspect.stack()` call. These
-tests compile the same plans both ways: if a kfp patch release changes what the setters put
-in the package, they fail, and `set_container_settings` must follow.
+- `set_container_settings` writes what `set_env_variable`, `set_cpu_*`, `set_memory_*` and
+  `set_accelerator_*` write, skipping their `inspect.stack()` call: the same plans are
+  compiled both ways and must give the same bytes.
+- `memoised_task_names` caches `kfp.dsl.utils.sanitize_task_name` while kfp builds the IR:
+  kfp must still call it through the module attribute, the IR must not change, and the
+  original must be back afterwards.
+If a kfp patch release changes any of this, these tests fail and pipeline.py must follow.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from goldens import CASES, USER, compiled
+from kfp.dsl import utils as kfp_utils
 
 import unip_kfp
 from unip_kfp import pipeline
@@ -89,3 +95,46 @@ def test_an_invalid_quantity_is_refused_as_kfp_would() -> None:
         broken = dataclasses.replace(plan, stages=(dataclasses.replace(first, **bad), *rest))
         with pytest.raises(CompileError, match="Left Branch.*not a quantity Kubeflow accepts"):
             compile_to_bytes(broken)
+
+
+@contextlib.contextmanager
+def counted_sanitising() -> Iterator[list[str]]:
+    """Record every call kfp makes to the (unmemoised) task-name sanitiser."""
+    original = kfp_utils.sanitize_task_name
+    calls: list[str] = []
+
+    def counting(name: str) -> str:
+        calls.append(name)
+        return original(name)
+
+    kfp_utils.sanitize_task_name = counting
+    try:
+        yield calls
+    finally:
+        kfp_utils.sanitize_task_name = original
+
+
+def test_task_names_are_sanitised_once_each_with_the_same_ir(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    plan = plan_of("fanout")
+    with counted_sanitising() as memoised_calls:
+        memoised = compile_to_bytes(plan)
+    with monkeypatch.context() as patched, counted_sanitising() as plain_calls:
+        patched.setattr(pipeline, "memoised_task_names", contextlib.nullcontext)
+        plain = compile_to_bytes(plan)
+    assert memoised == plain
+    # kfp calls it through the module attribute (else the cache would do nothing) ...
+    assert plain_calls, "kfp no longer calls kfp.dsl.utils.sanitize_task_name"
+    # ... once per task per task of the DAG; memoised, once per distinct name
+    assert len(memoised_calls) == len(set(plain_calls)) < len(plain_calls)
+
+
+def test_the_sanitiser_is_restored_after_compiling_or_failing() -> None:
+    original = kfp_utils.sanitize_task_name
+    compile_to_bytes(plan_of("fanout"))
+    assert kfp_utils.sanitize_task_name is original
+    with pytest.raises(RuntimeError), pipeline.memoised_task_names():
+        assert kfp_utils.sanitize_task_name is not original
+        raise RuntimeError("kfp refused")
+    assert kfp_utils.sanitize_task_name is original
