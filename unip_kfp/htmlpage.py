@@ -31,7 +31,8 @@ th { background: #f6f8fa; font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .ok { color: #15803d; } .bad { color: #b91c1c; } .other { color: #92400e; }
 .error { color: #b91c1c; font-weight: 600; }
-code { font-size: 12px; } svg.timeline text { font: 12px system-ui, sans-serif; }
+code { font-size: 12px; } td code { word-break: break-all; }
+svg.timeline text { font: 12px system-ui, sans-serif; }
 """
 # Draws every `pre.mermaid` block; the body's data-graph says how it went (tests read it).
 _RUN_MERMAID = """
