@@ -8,6 +8,7 @@ answers over HTTPS exactly as it does over HTTP, as behind an ingress that termi
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
 import socket
@@ -136,7 +137,5 @@ def _pump(source: socket.socket, target: socket.socket) -> None:
         pass
     finally:
         for sock in (source, target):
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
