@@ -243,9 +243,10 @@ def print_growth(
 ) -> None:
     """Seconds per extra stage between successive N, and the time above a straight line.
 
-    Informational, not gated: kfp's compiler is quadratic in the tasks of one DAG
-    (kfp 2.17 compiler/pipeline_spec_builder.py `build_spec_by_group` re-sanitises every
-    task name for every task), so neither side is linear; "above linear" is the time at the
+    Informational, not gated: kfp's compiler is quadratic in the tasks of one DAG (kfp 2.17
+    compiler/pipeline_spec_builder.py `build_spec_by_group` lists and sanitises every task
+    name of the DAG again for every task; unip-kfp memoises the sanitising, the DSL cannot,
+    the listing stays), so neither side is linear; "above linear" is the time at the
     largest N beyond the line through the two smaller N (compare it between the sides).
     """
     for side in group[:2]:
