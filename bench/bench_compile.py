@@ -245,7 +245,7 @@ def print_growth(
 
     Informational, not gated: kfp's compiler is quadratic in the tasks of one DAG (kfp 2.17
     compiler/pipeline_spec_builder.py `build_spec_by_group` lists and sanitises every task
-    name of the DAG again for every task; unip-kfp memoises the sanitising, the DSL cannot,
+    name of the DAG again for every task; unip-kfp memoises the sanitising, a DSL script does not;
     the listing stays), so neither side is linear; "above linear" is the time at the
     largest N beyond the line through the two smaller N (compare it between the sides).
     """
