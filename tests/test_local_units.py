@@ -174,7 +174,7 @@ def test_s3_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
     for name in (
         "UNIP_KFP_S3_ENDPOINT", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION",
         "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-        "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY",
+        "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY", "AWS_CA_BUNDLE",
     ):
         monkeypatch.delenv(name, raising=False)
     assert s3.find_endpoint() is None
