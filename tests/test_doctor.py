@@ -169,7 +169,7 @@ def test_a_host_that_never_answers_takes_the_timeout_only(env: S3Endpoint, modul
     assert failed(rows) == ["endpoint"]
     assert rows["endpoint"]["detail"] == (
         f"cannot reach Kubeflow Pipelines at {url}: no answer within 2 s")
-    assert took < 5, took  # one wait of 2 s, and the quick rows
+    assert took < 8, took  # one wait of 2 s and the quick rows, not kfp's 5 x 5 s retries
 
 
 def test_wrong_path_prefix_did_you_mean(env: S3Endpoint, kfp: KfpApiServer, module: Path) -> None:

@@ -260,13 +260,14 @@ def test_a_refused_session_says_log_in_again(proxy: OAuth2Proxy, home: Path) -> 
 
 def test_an_expired_session(dex: DexServer, kfp: KfpApiServer, home: Path,
                             tmp_path: Path) -> None:
-    with OAuth2Proxy(dex, kfp.url, tmp_path, cookie_expire="2s") as short:
+    with OAuth2Proxy(dex, kfp.url, tmp_path, cookie_expire="3s") as short:
         result = login(short.url)
         assert result.exit_code == 0, result.output
         assert "the session expires" in result.stdout and "in 1 min" in result.stdout
-        cookie = read(sessions_file(home))["sessions"][short.url]["cookie"]
+        session = read(sessions_file(home))["sessions"][short.url]
+        cookie = session["cookie"]
         assert get(f"{short.url}/apis/v2beta1/experiments", cookie) == 200
-        time.sleep(2.1)
+        time.sleep(max(0.0, session["expires"] - time.time()) + 0.3)
         assert get(f"{short.url}/apis/v2beta1/experiments", cookie) == 401  # oauth2-proxy
         expired = cli("upload", MANIFESTS, "--host", short.url)
     assert expired.exit_code == 5
