@@ -179,7 +179,10 @@ def test_login_run_logout_through_oauth2_proxy(proxy: OAuth2Proxy, kfp: KfpApiSe
     assert "client_authentication_cookie" not in read(context_file(home))
     again = cli("run", MANIFESTS, "--host", proxy.url, *INPUTS)
     assert again.exit_code == 5
-    assert f"unip-kfp: Kubeflow at {proxy.url} refused us (401 " in again.stderr
+    assert again.stderr == (
+        f"unip-kfp: Kubeflow at {proxy.url} refused us (401 Unauthorized)\n    hint: log in: "
+        f"unip-kfp login --host {proxy.url} (Kubeflow with Dex), or pass a token: "
+        "--token-file FILE\n")
 
 
 def test_kfp_client_and_notebooks_reuse_the_session(proxy: OAuth2Proxy, home: Path) -> None:

@@ -311,6 +311,9 @@ def _probe_http_error(host: str, exc: urllib.error.HTTPError, auth: Auth, ca_cer
         if auth.session is not None and not auth.bearer():
             hint = (f"the {auth.session.describe()} was refused: it expired or was signed out "
                     f"on the server; log in again: unip-kfp login --host {auth.session.origin}")
+        elif not auth.bearer() and not auth.cookie and exc.code == 401:
+            hint = (f"log in: unip-kfp login --host {host} (Kubeflow with Dex), or pass a "
+                    "token: --token-file FILE")
         return UnreachableError(
             f"Kubeflow at {host} refused us ({exc.code} {message})\n    hint: {hint}"
         )
