@@ -13,13 +13,14 @@ LOCK       := constraints.txt
 LATEST     := .venv-latest
 
 
-.PHONY: help install test-tools demo test lint bench golden lock test-latest clean
+.PHONY: help install test-tools demo test lint bench golden schemas lock test-latest clean
 
 help:
 	@echo "make demo         install, then compile and run the example pipeline locally"
 	@echo "make test         install, then lint, type-check and run the test suite"
 	@echo "make bench        print the benchmark figures (bench/)"
 	@echo "make golden       regenerate the golden files (tests/golden, components/; never in CI)"
+	@echo "make schemas      regenerate the JSON Schemas in schemas/ from the models"
 	@echo "make lock         re-pin every dependency in $(LOCK) from pyproject.toml's ranges"
 	@echo "make test-latest  run the checks against the newest versions the ranges allow"
 
@@ -68,7 +69,11 @@ bench: install
 # Rewrites tests/golden/ and components/ from what the code compiles now; review the diff.
 golden: install
 	UNIP_KFP_REGENERATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_golden.py \
-	  tests/test_components_export.py
+	  tests/test_components_export.py tests/test_schema.py
+
+# The JSON Schemas editors read, generated from the same models that validate.
+schemas: install
+	$(BIN)/unip-kfp schema --write schemas
 
 lock: | $(UV)
 	$(UV) pip compile pyproject.toml --extra test --extra example --universal \
