@@ -35,7 +35,9 @@ How it runs (every choice measured on weed 4.48):
   away anyway; on Linux the process also dies with the test process (``PR_SET_PDEATHSIG``).
   What a killed test process could not remove is swept by the next start (`sweep_stale`).
 
-Between tests :meth:`S3Endpoint.reset` deletes every bucket through the S3 API.
+Between tests :meth:`S3Endpoint.reset` deletes every bucket through the S3 API, then grows a
+volume for each of those names (:func:`grow_volumes`), so that the next test's first write into
+a bucket of the same name does not wait 200 ms for one.
 
 Any other store (a real MinIO or SeaweedFS) runs the same tests with the ``s3_endpoint``
 marker: see :func:`external_endpoint` and ``conftest.py``.
