@@ -27,6 +27,12 @@ def kfp_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
+    # kfp fixes the path of its context file when it is imported, from the HOME of then
+    from kfp.client import client as kfp_client
+
+    monkeypatch.setattr(
+        kfp_client.Client, "_LOCAL_KFP_CONTEXT", str(home / ".config" / "kfp" / "context.json")
+    )
     for name in list(os.environ):
         if name.startswith("KF_PIPELINES"):
             monkeypatch.delenv(name)

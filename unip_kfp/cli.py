@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from . import render
-from .errors import EXIT_INVALID, EXIT_RUN_FAILED, ManifestError, UnipKfpError
+from .errors import EXIT_INTERNAL, EXIT_INVALID, ManifestError, UnipKfpError
 from .loader import load_project
 from .project import Project, load
 from .validate import check_manifests
@@ -46,7 +46,7 @@ def handle_errors(func: F) -> F:
                 "    (set UNIP_KFP_DEBUG=1 for the traceback, and please report it)",
                 err=True,
             )
-            sys.exit(EXIT_RUN_FAILED)
+            sys.exit(EXIT_INTERNAL)
 
     return wrapper  # type: ignore[return-value]
 

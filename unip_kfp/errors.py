@@ -19,6 +19,7 @@ EXIT_USAGE = 2
 EXIT_INVALID = 3
 EXIT_COMPILE = 4
 EXIT_UNREACHABLE = 5
+EXIT_INTERNAL = 70  # sysexits EX_SOFTWARE: a bug of ours, never mistaken for a failed run
 EXIT_TIMEOUT = 124
 
 

@@ -38,8 +38,8 @@ from typing import Any
 from ..errors import CompileError, RunFailedError, UnipKfpError, UnreachableError, UsageError
 
 AUTH_HINT = (
-    "check the token (--token, KF_PIPELINES_SA_TOKEN_PATH, or the session cookie in "
-    "~/.config/kfp/context.json) and, on a multi-user install, that this user may use the "
+    "check the credentials (--token-file, UNIP_KFP_TOKEN, KF_PIPELINES_SA_TOKEN_PATH, or the "
+    "session of `unip-kfp login`) and, on a multi-user install, that this user may use the "
     "namespace (--namespace)"
 )
 # error.go's internal prefixes, by what they mean; the last one in the chain is the cause.
