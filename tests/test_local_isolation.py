@@ -329,6 +329,34 @@ def test_without_namespaces_targets_are_re_rooted_and_the_run_says_so(
     assert not root.exists()
 
 
+def test_existing_host_files_at_targets_are_never_touched(
+    tmp_path: Path, mode: str
+) -> None:
+    host = tmp_path / "host"
+    (host / "folder").mkdir(parents=True)
+    (host / "folder" / "inside.txt").write_text("precious\n", encoding="utf-8")
+    (host / "file.txt").write_text("precious\n", encoding="utf-8")
+    before = tree(host)
+    pipeline = manifest("ExperimentPipeline", "existing", {
+        "vars": [{"name": "a", "path": str(host / "file.txt")},
+                 {"name": "b", "path": str(host / "folder")}, {"name": "out"}],
+        "stages": [stage("s", ["sh", "src/s.sh"], ["a", "b"], ["out"])],
+    })
+    script = 'cat "$UNIP_PIPELINE_A" > "$UNIP_PIPELINE_OUT/a"; ls "$UNIP_PIPELINE_B" > ' \
+        '"$UNIP_PIPELINE_OUT/b"\nrm -rf "$UNIP_PIPELINE_B"/*; echo x > "$UNIP_PIPELINE_A"\n'
+    manifests = write_module(tmp_path / "module", pipeline, {"s.sh": script})
+    a, b = tmp_path / "a.txt", tmp_path / "b"
+    a.write_text("mine\n", encoding="utf-8")
+    b.mkdir()
+    (b / "new.txt").write_text("new\n", encoding="utf-8")
+    result = unip_kfp.load(str(manifests)).run_local(inputs={"a": str(a), "b": str(b)},
+                                                     keep=True, echo=Lines())
+    out = Path(result.outputs["out"])
+    assert read(out / "a") == "mine\n" and read(out / "b") == "new.txt\n"
+    assert tree(host) == before
+    assert read(a) == "mine\n" and read(b / "new.txt") == "new\n"
+
+
 # --- 2: --real-paths never replaces what the host has -----------------------------------------
 
 

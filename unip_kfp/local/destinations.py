@@ -28,6 +28,7 @@ from typing import Any
 from .. import runargs, s3
 from ..errors import UnreachableError, UsageError
 from ..plan import PipelinePlan
+from ..roles import Role
 from .data import DataResolver
 from .package import Package
 from .sandbox import remove_tree
@@ -71,16 +72,19 @@ def destinations(
 ) -> list[Destination]:
     """Every `-o`, checked as the module doc says, before the run folder exists."""
     outputs = set(package.root.output_definitions.artifacts)
-    raw = {name: (dest, isinstance(dest, os.PathLike)) for name, dest in given.items()}
-    chosen = runargs.parse_outputs(plan, {n: os.fspath(d) for n, (d, _) in raw.items()})
     result: list[Destination] = []
-    for var, text in chosen.items():
-        key = plan.variable(var).param
-        label = runargs.output_label(var, text)
-        if key not in outputs:
+    for name, dest in given.items():
+        var = runargs.find_variable(plan, name, (Role.OUTPUT,), "an output")
+        text = os.fspath(dest)
+        label = runargs.output_label(var.name, text)
+        if var.param not in outputs:
             raise UsageError(f"{label}: not an output of the package; recompile it")
-        local = raw.get(var, (None, False))[1] or runargs.classify(text) == "local"
-        result.append(_destination(key, label, text, local, plan, resolver, protected, result))
+        if any(d.key == var.param for d in result):
+            raise UsageError(f"{label}: that output is given twice")
+        local = isinstance(dest, os.PathLike) or runargs.classify(text) == "local"
+        result.append(
+            _destination(var.param, label, text, local, plan, resolver, protected, result)
+        )
     _check_remote(result, resolver, force)
     for item in result:
         if item.path and os.path.isdir(item.path) and os.listdir(item.path) and not force:
@@ -111,7 +115,7 @@ def _destination(
             raise UsageError(f"{label}: that is the whole box '{box.name}'; choose a folder in it")
         path = os.path.realpath(s3.within(box.folder, inside, label))
         _check_local(path, label, protected, chosen, in_box=True)
-        return Destination(key, label, f"{path} (box '{box.name}')", path=path)
+        return Destination(key, label, path, path=path)
     for other in chosen:
         if other.location is not None and _nested_keys(other.location, location):
             raise UsageError(f"{label} and {other.label}: one holds the other; use separate "

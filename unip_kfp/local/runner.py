@@ -27,11 +27,12 @@ from .arguments import RunArguments, run_arguments
 from .dag import Outputs, RunLayout, Walker
 from .data import BoxFolder, DataResolver
 from .destinations import Destination, Protected, destinations, publish
+from .logbook import keep_logs
 from .package import Package
 from .process import Supervisor, Terminated, ignoring_signals, stop_on_signals
 from .realpaths import RealPaths
 from .result import LocalRunResult, RunInterruptedError, StageFailedError, Status
-from .sandbox import choose_isolation, remove_tree
+from .sandbox import Isolation, choose_isolation, remove_tree
 from .stage import Stages
 from .summary import summary_lines
 
@@ -62,19 +63,15 @@ def run_local(
 ) -> LocalRunResult:
     """Run one pipeline here and return what happened.
 
-    `target` is a loaded `Project` (compiled first, with `parallel` if asked), the path
-    (`str` or `os.PathLike`) of a compiled package file, or a `CompiledPackage` (see
-    `unip_kfp.target`). `inputs` are values by input name: a path (str or `os.PathLike`)
-    or URI for files, an int/float/dict/str (or its text) for values, as the `-i` rule
-    says. `outputs` map output names to destinations (local folders, `s3://`/`minio://`
-    URIs, box paths) that receive the output once the run succeeded (`--force`: replace).
-    Stages run in `workdir` (default: the module folder, see `target.module_folder`; the
-    current folder for a package), each with its own view of its inputs and the
-    environment its pod would have (`inherit_env`: all of this process's). S3 data comes
-    from `s3_endpoint`, else from the endpoint `unip_kfp.s3` finds. Raises `UsageError`
-    (nothing ran) for bad inputs, outputs or unreadable data, `StageFailedError` when a
-    stage fails (the run folder is kept), and `RunInterruptedError` on SIGTERM
-    (KeyboardInterrupt on Ctrl-C) after stopping the running stages' process groups.
+    `target`: a loaded `Project` (compiled first, `parallel` if asked), a package file's
+    path, or a `CompiledPackage`. `inputs` by input name follow the `-i` rule (paths as
+    str or `os.PathLike`, URIs, typed values); `outputs` map output names to local
+    folders, `s3://`/`minio://` URIs or box paths, written once the run succeeded.
+    Stages run in `workdir` (default: the module folder, `target.module_folder`; the
+    current folder for a package), each with its own view of its inputs and its pod's
+    environment (`inherit_env`: all of this process's). Raises `UsageError` (nothing ran),
+    `StageFailedError` (run folder kept), `RunInterruptedError` on SIGTERM
+    (KeyboardInterrupt on Ctrl-C) after stopping the stages' process groups.
     """
     say = _serialized(echo or _to_stderr)
     prepared = prepare(target, pipeline=pipeline, parallel=parallel)
@@ -89,12 +86,7 @@ def run_local(
     checked = _check(prepared, package, folder, inputs or {}, outputs or {}, force, s3_endpoint,
                      say)
     checks = RealPaths.check(package) if real_paths else None
-    os.makedirs(checked.layout.run_dir)
-    for sub in (checked.layout.logs_dir, checked.layout.artifacts_dir, checked.layout.tmp_dir):
-        os.mkdir(sub)
-    isolation = choose_isolation(os.path.join(checked.layout.run_dir, "probe"))
-    if not isolation.namespaces:
-        say(isolation.note())
+    isolation = _start(checked.layout, say)
     if real_paths and (jobs or 1) > 1:
         say("unip-kfp: note: with --real-paths stages run one at a time (they share the paths)")
     stages = Stages(package, checked.layout, isolation, inherit_env=inherit_env,
@@ -107,6 +99,17 @@ def run_local(
     notes = (isolation.summary, _environment_note(inherit_env))
     run = _Run(checked, package, walker, supervisor, say, notes, prepared.plan)
     return run.execute(keep=keep)
+
+
+def _start(layout: RunLayout, say: Echo) -> Isolation:
+    """The run folder, and how its stages are kept apart (said when it costs copies)."""
+    os.makedirs(layout.run_dir)
+    for sub in (layout.logs_dir, layout.artifacts_dir, layout.tmp_dir):
+        os.mkdir(sub)
+    isolation = choose_isolation(os.path.join(layout.run_dir, "probe"))
+    if not isolation.namespaces:
+        say(isolation.note())
+    return isolation
 
 
 @dataclass(frozen=True)
@@ -249,6 +252,7 @@ class _Run:
         )
         from .report import attach_report  # the page is built only when a run ends
 
+        keep_logs(result, os.path.join(self.layout.workdir, STATE_DIR))  # `unip-kfp logs`
         return attach_report(result, plan=self.plan, arguments=self.arguments,
                              resolver=self.checked.resolver, echo=self.echo,
                              folder=os.path.join(self.layout.workdir, STATE_DIR))

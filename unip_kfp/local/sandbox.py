@@ -50,10 +50,10 @@ NAMESPACE_SCRIPT = r"""set -u
 mount=$1 setpriv=$2 unshare=$3 folder=$4 root=$5 wd=$6
 shift 6
 cd -- "$folder" || exit 97
-"$mount" --all --fstab ./fstab || {
+if [ -s ./fstab ] && ! "$mount" --all --fstab ./fstab; then
   echo "unip-kfp: cannot mount the stage's inputs (UNIP_KFP_LOCAL_ISOLATION=copy: copies)" >&2
   exit 97
-}
+fi
 set -- "$setpriv" --no-new-privs --inh-caps=-all --ambient-caps=-all --bounding-set=-all -- "$@"
 if [ -n "$root" ]; then
   exec "$unshare" --root="$root" --wd="$wd" "$@"
@@ -109,8 +109,15 @@ def choose_isolation(scratch: str) -> Isolation:
     if missing:
         return Isolation("copy", f"{', '.join(missing)} not found")
     found = {name: str(path) for name, path in tools.items()}
-    reason = _probe(found, scratch)
+    device = os.stat(os.path.dirname(os.path.abspath(scratch))).st_dev
+    key = (device, tuple(sorted(found.items())))
+    if key not in _PROBED:  # overlayfs needs the run folder's filesystem: probed once per one
+        _PROBED[key] = _probe(found, scratch)
+    reason = _PROBED[key]
     return Isolation("copy", reason) if reason else Isolation("namespace", tools=found)
+
+
+_PROBED: dict[tuple[int, tuple[tuple[str, str], ...]], str] = {}
 
 
 def _probe(tools: dict[str, str], scratch: str) -> str:
@@ -194,8 +201,8 @@ class StageBox:
             self._skeleton.build(targets)
 
     def command(self, argv: Sequence[str]) -> list[str]:
-        """`argv` as it must start: inside the namespace when there is anything to mount."""
-        if not self.isolation.namespaces or not (self._mounts or self._skeleton):
+        """`argv` as it must start: in its own namespace, when this run has them."""
+        if not self.isolation.namespaces:
             return list(argv)
         lines = list(self._mounts) + (self._skeleton.fstab() if self._skeleton else [])
         with open(os.path.join(self.folder, "fstab"), "w", encoding="utf-8") as handle:

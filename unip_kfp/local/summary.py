@@ -30,7 +30,9 @@ def summary_lines(result: LocalRunResult, outcome: str) -> list[str]:
                 lines.append(f"  {name}: {copy} (copied from {folder})")
             else:
                 lines.append(f"  {name}: {copy}")
-            lines += [f"    {path}" for path in _files(copy or folder)]
+            listed = copy if copy and os.path.exists(copy) else folder
+            if os.path.exists(listed):  # an S3 destination is not listed here
+                lines += [f"    {path}" for path in _files(listed)]
     lines += [note for note in result.notes if note]
     if result.kept:
         lines.append(f"run folder: {result.run_dir}")
