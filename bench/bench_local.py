@@ -1,16 +1,22 @@
-"""Benchmark of the local runner (`unip-kfp run`, issue #4). Prints figures; not a test.
+"""Benchmark of the local runner (`unip-kfp run`, issues #4 and #9). Prints figures; not a test.
 
 1. Per-stage overhead: N stages that each run `true`, chained in manifest order. The
    overhead per stage is the slope of the run's wall time over N (fixed per-run costs such
-   as reading the package drop out), minus what spawning `true` itself costs.
+   as reading the package drop out), minus what spawning `true` itself costs. Measured
+   three ways: stages without inputs (no namespace needed), stages that each get the
+   previous stage's output (a private mount namespace with one overlay view per stage),
+   and the same with a `path:` target (the namespace also chroots into a skeleton root).
 2. Handing a 1 GiB internal variable to the next stage: stage 1 writes 1 GiB into its
    output folder and, as its very last step, records the time; stage 2's first step
    records the time. The difference is the handover: stage exit, the runner noticing,
-   resolving stage 2's inputs (the folder itself, no copy), starting the wrapper.
+   preparing stage 2's view of the input, starting the wrapper. Measured with overlay
+   views (namespaces) and with the copy fallback (`UNIP_KFP_LOCAL_ISOLATION=copy`).
 3. For comparison: `kfp.local` running N trivial lightweight components
    (`SubprocessRunner(use_venv=False)`, `install_kfp_package=False`).
 
-Targets: < 30 ms per stage; handover < 50 ms. Exit status 1 when a target is missed.
+Targets: < 30 ms per stage (also with namespaces); handover < 50 ms with overlay views
+(the copy fallback has no target: it costs what copying 1 GiB costs here). Exit status 1
+when a target is missed.
 Usage: python bench/bench_local.py [--stages N] [--repeat R]
 """
 
@@ -22,28 +28,33 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import yaml
 
 import unip_kfp
 from unip_kfp.local import run_local
+from unip_kfp.local.sandbox import ISOLATION_ENV, choose_isolation
 
 PER_STAGE_TARGET_MS = 30.0
 HANDOVER_TARGET_MS = 50.0
 GIB = 1024**3
 
 
-def _module(folder: Path, name: str, stages: list[dict[str, object]]) -> str:
+def _module(
+    folder: Path, name: str, stages: list[dict[str, object]], paths: dict[str, str] | None = None
+) -> str:
     """Write a manifest folder and compile it; returns the package path."""
     manifests = folder / "manifests"
     manifests.mkdir(parents=True)
+    variables = [{"name": v, **({"path": paths[v]} if v in (paths or {}) else {})}
+                 for v in _vars(stages)]
     pipeline = {
         "apiVersion": "unified-platform.cs.hse.ru/v1",
         "kind": "ExperimentPipeline",
         "metadata": {"name": name, "namespace": "bench"},
-        "spec": {"vars": [{"name": v} for v in _vars(stages)], "stages": stages},
+        "spec": {"vars": variables, "stages": stages},
     }
     (manifests / "pipeline.yaml").write_text(yaml.safe_dump(pipeline), encoding="utf-8")
     package = folder / f"{name}.yaml"
@@ -82,15 +93,24 @@ def _timed_run(package: str, workdir: Path) -> tuple[float, object]:
     return time.perf_counter() - began, result
 
 
-def per_stage_overhead(root: Path, stages: int, repeat: int) -> dict[str, float]:
+def _chain(count: int, kind: str) -> tuple[list[dict[str, object]], dict[str, str]]:
+    """`count` `true` stages: alone, each reading the previous output, or that via a path."""
+    if kind == "plain":
+        return [_stage(f"s{i}", ["true"]) for i in range(count)], {}
+    stages = [_stage("s0", ["true"], outputs=["v0"])]
+    stages += [_stage(f"s{i}", ["true"], [f"v{i - 1}"], [f"v{i}"]) for i in range(1, count)]
+    paths = {f"v{i}": f"/unip-bench/v{i}" for i in range(count)} if kind == "path" else {}
+    return stages, paths
+
+
+def per_stage_overhead(root: Path, stages: int, repeat: int, kind: str) -> dict[str, float]:
     """Slope of wall time over the number of `true` stages, minus spawning `true`."""
     times: dict[int, list[float]] = {}
     gaps: list[float] = []
-    for count in (1, stages):
-        folder = root / f"trivial-{count}"
-        package = _module(
-            folder, f"trivial-{count}", [_stage(f"s{i}", ["true"]) for i in range(count)]
-        )
+    for count in (2, stages):
+        folder = root / f"{kind}-{count}"
+        chain, paths = _chain(count, kind)
+        package = _module(folder, f"{kind}-{count}", chain, paths)
         _timed_run(package, folder)  # warm-up: page cache, imports
         times[count] = []
         for _ in range(repeat):
@@ -103,11 +123,11 @@ def per_stage_overhead(root: Path, stages: int, repeat: int) -> dict[str, float]
         began = time.perf_counter()
         subprocess.run(["true"], check=True)
         spawn.append(time.perf_counter() - began)
-    one, many = statistics.median(times[1]), statistics.median(times[stages])
-    slope = (many - one) / (stages - 1)
+    two, many = statistics.median(times[2]), statistics.median(times[stages])
+    slope = (many - two) / (stages - 2)
     command = statistics.median(spawn)
     return {
-        "run_1_ms": one * 1000,
+        "run_1_ms": (two - slope) * 1000,
         "run_n_ms": many * 1000,
         "slope_ms": slope * 1000,
         "command_ms": command * 1000,
@@ -203,6 +223,58 @@ def kfp_local(root: Path, stages: int, repeat: int) -> dict[str, float]:
     return {"per_task_ms": per_task * 1000}
 
 
+def _isolated(mode: str, measure: Callable[[], dict[str, float]]) -> dict[str, float]:
+    """`measure()` with stages kept apart by `mode` ("auto": namespaces, or "copy")."""
+    previous = os.environ.get(ISOLATION_ENV)
+    os.environ[ISOLATION_ENV] = mode
+    try:
+        return measure()
+    finally:
+        if previous is None:
+            os.environ.pop(ISOLATION_ENV)
+        else:
+            os.environ[ISOLATION_ENV] = previous
+
+
+Row = tuple[str, float, "float | None"]
+
+
+def _measure(root: Path, stages: int, repeat: int, namespaces: bool) -> tuple[list[Row], float]:
+    """Every figure as (label, milliseconds, target or None); and kfp.local's ratio."""
+    few = max(1, repeat // 2)
+    plain = per_stage_overhead(root, stages, repeat, "plain")
+    rows: list[Row] = [
+        ("unip-kfp local: run of 1 `true` stage (fixed cost)", plain["run_1_ms"], None),
+        (f"unip-kfp local: run of {stages} `true` stages", plain["run_n_ms"], None),
+        ("  wall time per extra stage (slope)", plain["slope_ms"], None),
+        ("  spawning `true` itself", plain["command_ms"], None),
+        ("per-stage overhead, stages without inputs", plain["overhead_ms"], PER_STAGE_TARGET_MS),
+        ("  runner gap: stage exit -> next start", plain["gap_ms"], None),
+    ]
+    if namespaces:
+        view = per_stage_overhead(root, stages, repeat, "view")
+        path = per_stage_overhead(root, stages, repeat, "path")
+        rows += [
+            ("per-stage overhead, namespace + 1 overlay view", view["overhead_ms"],
+             PER_STAGE_TARGET_MS),
+            ("per-stage overhead, + path: target (skeleton root)", path["overhead_ms"],
+             PER_STAGE_TARGET_MS),
+        ]
+        big = _isolated("auto", lambda: handover(root / "overlay", GIB, few))
+        rows += [("1 GiB handover, overlay view (namespaces)", big["handover_ms"],
+                  HANDOVER_TARGET_MS),
+                 ("  runner gap for that handover", big["executor_gap_ms"], None)]
+    copied = _isolated("copy", lambda: handover(root / "copy", GIB, few))
+    small = handover(root / "small", 1, repeat)
+    kfp = kfp_local(root, stages, few)
+    rows += [
+        ("1 GiB handover, copy fallback (no namespaces)", copied["handover_ms"], None),
+        ("1 byte handover (default isolation)", small["handover_ms"], None),
+        (f"kfp.local: per trivial component ({stages} chained)", kfp["per_task_ms"], None),
+    ]
+    return rows, kfp["per_task_ms"] / max(plain["slope_ms"], 1e-9)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stages", type=int, default=20)
@@ -212,30 +284,13 @@ def main() -> int:
     os.environ["TMPDIR"] = str(root / "tmp")
     (root / "tmp").mkdir()
     tempfile.tempdir = None
+    isolation = choose_isolation(str(root / "probe"))
     try:
-        stage = per_stage_overhead(root, args.stages, args.repeat)
-        big = handover(root, GIB, max(1, args.repeat // 2))
-        small = handover(root, 1, args.repeat)
-        kfp = kfp_local(root, args.stages, max(1, args.repeat // 2))
+        rows, ratio = _measure(root, args.stages, args.repeat, isolation.namespaces)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-
-    rows = [
-        ("unip-kfp local: run of 1 `true` stage (fixed cost)", stage["run_1_ms"], None),
-        (f"unip-kfp local: run of {args.stages} `true` stages", stage["run_n_ms"], None),
-        ("  wall time per extra stage (slope)", stage["slope_ms"], None),
-        ("  spawning `true` itself", stage["command_ms"], None),
-        ("per-stage overhead of the runner", stage["overhead_ms"], PER_STAGE_TARGET_MS),
-        ("  runner gap: stage exit -> next start", stage["gap_ms"], None),
-        (
-            "1 GiB handover: stage 1 last step -> stage 2 first",
-            big["handover_ms"],
-            HANDOVER_TARGET_MS,
-        ),
-        ("  runner gap for the 1 GiB handover", big["executor_gap_ms"], None),
-        ("1 byte handover (same measure)", small["handover_ms"], None),
-        (f"kfp.local: per trivial component ({args.stages} chained)", kfp["per_task_ms"], None),
-    ]
+    if not isolation.namespaces:
+        print(f"no private mount namespaces here ({isolation.reason}): copy fallback only")
     failed = False
     width = max(len(r[0]) for r in rows)
     print(f"{'measure'.ljust(width)}  {'ms':>9}  {'target':>8}  result")
@@ -246,7 +301,6 @@ def main() -> int:
             failed |= not ok
             verdict, goal = ("PASS" if ok else "FAIL"), f"< {target:.0f}"
         print(f"{label.ljust(width)}  {value:9.2f}  {goal:>8}  {verdict}")
-    ratio = kfp["per_task_ms"] / max(stage["slope_ms"], 1e-9)
     print(f"kfp.local costs {ratio:.1f}x the wall time per stage of the unip-kfp local runner")
     return 1 if failed else 0
 
