@@ -1,9 +1,16 @@
 """A small Kubernetes API server for tests: ConfigMaps and Secrets of namespaces, over HTTP.
 
-It answers the two reads unip-kfp makes (`GET /api/v1/namespaces/{ns}/configmaps/{name}` and
+It answers the reads unip-kfp makes (`GET /api/v1/namespaces/{ns}/configmaps/{name}` and
 `.../secrets/{name}`) as the API server does: the object as JSON, or a `Status` object with
 the HTTP code (404 NotFound, 403 Forbidden). `kubeconfig()` writes a kubeconfig for the
 real `kubernetes` client, with a bearer token the server checks.
+
+Pod logs (`GET .../pods/{name}/log?container=&tailLines=&follow=`) come from a shared
+`kfp_fake_pods.PodStore`, answered as the kubelet's log endpoint does: plain text, the last
+`tailLines` lines, and with `follow=true` a stream that ends when the container does; a
+missing pod is 404 `pods "x" not found`, a container that has not started 400 `container
+"main" in pod "x" is waiting to start: ContainerCreating`, an unknown container 400
+`container x is not valid for pod y`.
 """
 
 from __future__ import annotations
@@ -11,14 +18,17 @@ from __future__ import annotations
 import json
 import re
 import threading
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import yaml
+from kfp_fake_pods import PodStore
 
 TOKEN = "k8s-test-token"
 _PATH = re.compile(r"^/api/v1/namespaces/([^/]+)/(configmaps|secrets)/([^/?]+)$")
+_LOG = re.compile(r"^/api/v1/namespaces/([^/]+)/pods/([^/?]+)/log$")
 
 
 def status(code: int, reason: str, message: str) -> dict[str, Any]:
@@ -30,8 +40,9 @@ def status(code: int, reason: str, message: str) -> dict[str, Any]:
 class K8sApiServer:
     """Objects by (namespace, kind, name); `forbidden` namespaces answer 403 to everything."""
 
-    def __init__(self) -> None:
+    def __init__(self, pods: PodStore | None = None) -> None:
         self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.pods = pods if pods is not None else PodStore()
         self.forbidden: set[str] = set()
         self.requests: list[str] = []
         outer = self
@@ -41,6 +52,9 @@ class K8sApiServer:
                 pass
 
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                if _LOG.match(self.path.split("?")[0]):
+                    outer._pod_log(self)
+                    return
                 code, body = outer._get(self.path, self.headers.get("Authorization", ""))
                 data = json.dumps(body).encode()
                 self.send_response(code)
@@ -96,3 +110,65 @@ class K8sApiServer:
         if obj is None:
             return 404, status(404, "NotFound", f'{kind} "{name}" not found')
         return 200, obj
+
+    def _pod_log(self, handler: BaseHTTPRequestHandler) -> None:
+        """A pod's log as the API server relays the kubelet's: text, or a `Status`."""
+        path, _, query = handler.path.partition("?")
+        self.requests.append(handler.path)
+        params = dict(urllib.parse.parse_qsl(query))
+        match = _LOG.match(path)
+        assert match is not None  # do_GET routes only matching paths here
+        namespace, name = match.groups()
+        failure = self._log_refusal(handler.headers.get("Authorization", ""), namespace, name,
+                                    params.get("container", "main"))
+        if failure is not None:
+            data = json.dumps(failure).encode()
+            handler.send_response(failure["code"])
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            handler.wfile.write(data)
+            return
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/plain")
+        handler.end_headers()  # no length: HTTP/1.0, the body ends when the connection does
+        tail = int(params["tailLines"]) if params.get("tailLines") else None
+        self._stream(handler, namespace, name, tail, params.get("follow", "").lower() == "true")
+
+    def _log_refusal(self, authorization: str, namespace: str, name: str, container: str
+                     ) -> dict[str, Any] | None:
+        if authorization != f"Bearer {TOKEN}":
+            return status(401, "Unauthorized", "Unauthorized")
+        if namespace in self.forbidden:
+            return status(403, "Forbidden", f'pods "{name}" is forbidden: User '
+                          f'"system:serviceaccount:test:default" cannot get resource '
+                          f'"pods/log" in API group "" in the namespace "{namespace}"')
+        pod = self.pods.get(namespace, name)
+        if pod is None:
+            return status(404, "NotFound", f'pods "{name}" not found')
+        if container not in pod.logs:
+            return status(400, "BadRequest", f"container {container} is not valid for pod {name}")
+        if pod.waiting:
+            return status(400, "BadRequest", f'container "{container}" in pod "{name}" is '
+                          "waiting to start: ContainerCreating")
+        return None
+
+    def _stream(self, handler: BaseHTTPRequestHandler, namespace: str, name: str,
+                tail: int | None, follow: bool) -> None:
+        sent = 0
+        while True:
+            pod = self.pods.get(namespace, name)
+            text = pod.logs["main"] if pod is not None else ""
+            if sent == 0 and tail is not None:
+                lines = text.splitlines(keepends=True)
+                sent = len(text) - len("".join(lines[-tail:] if tail else []))
+            if len(text) > sent:
+                try:
+                    handler.wfile.write(text[sent:].encode())
+                    handler.wfile.flush()
+                except OSError:
+                    return
+                sent = len(text)
+            if not follow or pod is None or not pod.running:
+                return
+            self.pods.wait_change(0.05)

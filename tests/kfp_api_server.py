@@ -18,7 +18,12 @@ run**. Each behaviour names its source file where it is implemented:
   then FAILED for a terminated run, no ``error`` text;
 * task details are Argo nodes (``kfp_fake_argo``);
 * single-user mode ignores namespaces (``resource_manager.go`` ``ReplaceNamespace``) and has
-  a ``Default`` experiment; experiments show ``last_run_created_at`` 1970-01-01 until a run.
+  a ``Default`` experiment; experiments show ``last_run_created_at`` 1970-01-01 until a run;
+* recurring runs and both ways of deleting them (``kfp_fake_recurring``), pipeline version
+  deletion (``pipeline_server.go`` ``DeletePipelineVersion``);
+* the UI's ``/k8s/pod/logs`` route on the same host, and the runs' pods, whose names follow
+  Argo's layout and whose logs the Kubernetes API test server serves too (``kfp_fake_ui``,
+  ``kfp_fake_pods``).
 
 What it adds for tests: a record of every request (``requests``), scripted run progress
 (``run_script``), fault injection (``fail``) and bearer-token checks (``require_token``).
@@ -49,6 +54,8 @@ from kfp_fake_argo import (  # noqa: F401  (re-exported for tests)
 )
 from kfp_fake_errors import CODE_OF_HTTP, ApiError, upload_error
 from kfp_fake_http import RecordedRequest, parse_multipart
+from kfp_fake_pods import PodStore
+from kfp_fake_recurring import RecurringRoutes
 from kfp_fake_routes import PipelineVersionRecord, Routes, parse_package  # noqa: F401
 from kfp_fake_runs import (  # noqa: F401  (re-exported for tests)
     EPOCH,
@@ -59,6 +66,7 @@ from kfp_fake_runs import (  # noqa: F401  (re-exported for tests)
     now_rfc3339,
     stage_names,
 )
+from kfp_fake_ui import UI_KEY_FORMAT, Raw, UiRoutes
 
 API = "/apis/v2beta1"
 _UPLOADS = (f"{API}/pipelines/upload", f"{API}/pipelines/upload_version")
@@ -95,9 +103,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         status, payload = self.server.owner._dispatch(self)
-        data = json.dumps(payload).encode()
+        kind = "application/json"
+        if isinstance(payload, Raw):
+            status, kind, data = payload.status, payload.content_type, payload.body.encode()
+        else:
+            data = json.dumps(payload).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -108,7 +120,7 @@ class _Handler(BaseHTTPRequestHandler):
 Route = tuple[str, "re.Pattern[str]", Callable[..., Any]]
 
 
-class KfpApiServer(Routes):
+class KfpApiServer(RecurringRoutes, UiRoutes, Routes):
     """Fake KFP v2beta1 API server on ``127.0.0.1``; use as a context manager or start/stop.
 
     Args:
@@ -116,10 +128,13 @@ class KfpApiServer(Routes):
             mode also creates ``Default``.
         run_script: see :attr:`run_script`.
         port: 0 picks a free port.
+        pods: the cluster's pods, shared with a ``K8sApiServer`` (a new store by default).
+        ui: whether the host is the UI (``/k8s/pod/logs``) or the API server itself.
     """
 
     def __init__(
-        self, *, multi_user: bool = False, run_script: ScriptLike | None = None, port: int = 0
+        self, *, multi_user: bool = False, run_script: ScriptLike | None = None, port: int = 0,
+        pods: PodStore | None = None, ui: bool = True,
     ) -> None:
         self.multi_user = multi_user
         self.run_script: ScriptLike | None = run_script
@@ -136,6 +151,16 @@ class KfpApiServer(Routes):
         self.pipelines: dict[str, dict[str, Any]] = {}
         self.versions: dict[str, PipelineVersionRecord] = {}
         self.runs: dict[str, RunRecord] = {}
+        self.recurring_runs: dict[str, dict[str, Any]] = {}
+        self.cascade_always = False
+        """Delete a recurring run's workflows whatever ``propagation_policy`` says."""
+        self.pods = pods if pods is not None else PodStore()
+        self.ui = ui
+        self.stage_logs: dict[str, str] = {}
+        """Main-container log of each stage's pod, by stage display name or task key."""
+        self.ui_archive: Callable[[str, str], bytes] | None = None
+        """How the UI reads its log archive: ``(bucket, key) -> bytes`` (None: no archive)."""
+        self.ui_key_format = UI_KEY_FORMAT
         self._lock = threading.RLock()
         self._httpd: _HttpServer | None = None
         self._port = port
@@ -146,6 +171,7 @@ class KfpApiServer(Routes):
                 "",
             )
         e, p, r = rf"{API}/experiments", rf"{API}/pipelines", rf"{API}/runs"
+        j = rf"{API}/recurringruns"
         self._routes: list[Route] = [
             (m, re.compile(rx + "$"), fn)
             for m, rx, fn in [
@@ -164,6 +190,14 @@ class KfpApiServer(Routes):
                 ("GET", r, self._list_runs),
                 ("GET", rf"{r}/([^/:]+)", self._get_run),
                 ("POST", rf"{r}/([^/:]+):terminate", self._terminate_run),
+                ("DELETE", rf"{p}/([^/]+)/versions/([^/]+)", self._delete_version),
+                ("POST", j, self._create_recurring_run),
+                ("GET", j, self._list_recurring_runs),
+                ("GET", rf"{j}/([^/:]+)", self._get_recurring_run),
+                ("POST", rf"{j}/([^/:]+):enable", self._enable_recurring_run),
+                ("POST", rf"{j}/([^/:]+):disable", self._disable_recurring_run),
+                ("DELETE", rf"{j}/([^/:]+)", self._delete_recurring_run),
+                ("GET", r"(?:/pipeline)?/k8s/pod/logs", self._ui_pod_logs),
             ]
         ]
 

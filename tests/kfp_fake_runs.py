@@ -180,6 +180,7 @@ class RunRecord:
     workflow: ArgoWorkflow
     polls: int = 0
     reported: RunStep | None = None
+    workflow_deleted: bool = False  # its workflow is gone: never reported again
 
     @property
     def run_id(self) -> str:
@@ -191,6 +192,8 @@ class RunRecord:
 
     def advance(self) -> None:
         """A ``GET``: the persistence agent reports the next step of the script."""
+        if self.workflow_deleted:
+            return
         self.polls += 1
         step = self.script[min(self.polls, len(self.script)) - 1]
         if not step.report:
