@@ -88,10 +88,12 @@ class Isolation:
         )
 
     def summary(self) -> str:
-        if self.namespaces:
-            return "isolation: private mount namespaces (inputs as overlay views)"
         size = self.copied_bytes / 2**20
-        return f"isolation: copies ({size:.1f} MiB of inputs copied in {self.copy_seconds:.2f} s)"
+        copies = f"{size:.1f} MiB of inputs copied in {self.copy_seconds:.2f} s"
+        if not self.namespaces:
+            return f"isolation: copies ({copies})"
+        views = "isolation: private mount namespaces (inputs as overlay views"
+        return views + (f"; {copies} where a view was not possible)" if size else ")")
 
     def count(self, size: int, seconds: float) -> None:
         with self._lock:
@@ -154,10 +156,11 @@ def _namespace_argv(
 class StageBox:
     """One stage's folder in the run: its input views, its skeleton root, its command."""
 
-    def __init__(self, isolation: Isolation, folder: str, workdir: str):
+    def __init__(self, isolation: Isolation, folder: str, workdir: str, run_dir: str = ""):
         self.isolation = isolation
         self.folder = folder
         self.workdir = workdir
+        self.run_dir = run_dir
         self._views = 0
         self._mounts: list[str] = []
         self._skeleton: Skeleton | None = None
@@ -173,9 +176,11 @@ class StageBox:
         path = os.path.join(place, name)
         if not os.path.exists(source):
             return path  # the wrapper makes an empty folder of a missing input, as in a pod
-        if not self.isolation.namespaces:
+        if not self.isolation.namespaces or _holds(source, self.folder):
+            # a copy: no namespaces, or the data holds this run (overlayfs refuses to work
+            # with an upper layer inside its lower one); the run itself is left out
             began = time.perf_counter()
-            size = copy_data(source, path)
+            size = copy_data(source, path, skip=self.run_dir)
             self.isolation.count(size, time.perf_counter() - began)
             return path
         layer = os.path.join(self.folder, "layers", index)
@@ -215,8 +220,17 @@ class StageBox:
         remove_tree(self.folder)
 
 
-def copy_data(source: str, dest: str) -> int:
-    """Copy a file or folder (links stay links); reflinks where possible. Returns bytes."""
+def _holds(folder: str, path: str) -> bool:
+    real, inner = os.path.realpath(folder), os.path.realpath(path)
+    return inner == real or inner.startswith(real.rstrip("/") + "/")
+
+
+def copy_data(source: str, dest: str, skip: str = "") -> int:
+    """Copy a file or folder (links stay links); reflinks where possible. Returns bytes.
+
+    `skip` (a folder inside `source`, e.g. the run folder when the input is the module
+    folder) is left out, so a copy never copies itself.
+    """
     if not os.path.isdir(source):
         return _copy_file(source, dest)
     total = 0
@@ -226,7 +240,13 @@ def copy_data(source: str, dest: str) -> int:
         total += _copy_file(src, dst)
         return dst
 
-    shutil.copytree(source, dest, symlinks=True, copy_function=copy)
+    real_skip = os.path.realpath(skip) if skip else ""
+
+    def ignore(folder: str, names: list[str]) -> list[str]:
+        return [n for n in names if n == os.path.basename(real_skip)
+                and os.path.realpath(os.path.join(folder, n)) == real_skip]
+
+    shutil.copytree(source, dest, symlinks=True, copy_function=copy, ignore=ignore)
     return total
 
 

@@ -123,7 +123,7 @@ class Stages:
             for path in [os.path.join(task_dir, safe_name(key))]
         }
         folder = os.path.join(self.layout.stages_dir, *map(safe_name, (*scope, name)))
-        box = StageBox(self.isolation, folder, self.layout.workdir)
+        box = StageBox(self.isolation, folder, self.layout.workdir, self.layout.run_dir)
         try:
             views = {key: self._view(box, art) for key, art in arts.items()}
             argv = TaskPlaceholders(
