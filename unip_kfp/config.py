@@ -94,6 +94,20 @@ class KubeflowConfig(_Model):
         description="CA bundle (PEM file) that signs the Kubeflow endpoint's certificate "
         "(as --ca-cert).",
     )
+    ui_host: str | None = Field(
+        None,
+        alias="uiHost",
+        description="Kubeflow Pipelines UI URL, for stage logs (its /k8s/pod/logs route) when "
+        "the host is the API server itself (default: KF_PIPELINES_UI_ENDPOINT, then the host).",
+    )
+    log_archive: str | None = Field(
+        None,
+        alias="logArchive",
+        description="Where Argo archives pod logs, with Argo's placeholders (default: KFP "
+        "2.17's minio://mlpipeline/private-artifacts/{{workflow.namespace}}/{{workflow.name}}/"
+        "{{workflow.creationTimestamp.Y}}/{{workflow.creationTimestamp.m}}/"
+        "{{workflow.creationTimestamp.d}}/{{pod.name}}); main.log is read below it.",
+    )
 
 
 class Toleration(_Model):

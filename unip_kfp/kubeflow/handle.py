@@ -1,4 +1,4 @@
-"""`RunHandle`: a submitted run — its id and link, waiting, and fetching its outputs."""
+"""`RunHandle`: a submitted run — its id and link, waiting, its logs, fetching its outputs."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..config import KubeflowConfig
 from ..errors import RunFailedError, UnipKfpError, UsageError
 from ..plan import PipelinePlan
 from ..runargs import box_uri, classify, parse_outputs
 from ..s3 import Location
 from .artifacts import locate, output_refs, run_folder
 from .connection import Connection
+from .logs import Logs, LogSession, failure_tail
 from .pods import stage_templates
 from .progress import SUCCESS, TERMINAL, Pods, wait_for_run
 from .stages import stage_keys, state_of, was_canceled
@@ -39,6 +41,7 @@ class RunHandle:
     cache: bool = False
     state: str | None = None
     platform_spec: dict[str, Any] | None = field(repr=False, default=None)
+    kubeflow: KubeflowConfig | None = field(repr=False, default=None)  # uiHost, logArchive
 
     @property
     def client(self) -> Any:
@@ -66,12 +69,33 @@ class RunHandle:
             )
         except RunFailedError as exc:
             self.state = getattr(exc, "state", None) or self.state
+            if self.state == "FAILED":
+                failure_tail(self._log_session(), exc, echo or self.echo)
             raise
         except KeyboardInterrupt:
             (echo or self.echo)(f"stopped waiting; run {self.run_id} keeps going: {self.url}")
             raise
         self.state = str(run.state).upper()
         return self.state
+
+    def logs(self, stage: str | None = None, *, tail: int | None = None, follow: bool = False,
+             echo: Callable[[str], None] | None = None) -> Logs:
+        """Each stage's log (`{stage: text}`, in stage order), or only `stage`'s.
+
+        `tail` keeps the last lines. `follow` prints the lines as they are written
+        (`[stage] line`, through `echo`) until the run ends. Sources, in order: the
+        Kubernetes API, the KFP UI's pod-log route, the archive in the artifact store
+        (`logs.py`); `LogsUnavailable` (exit 5) names why each one failed.
+        """
+        session = self._log_session()
+        if follow:
+            return session.follow(stage, tail, echo or self.echo)
+        return session.logs(stage, tail)
+
+    def _log_session(self) -> LogSession:
+        return LogSession(self.connection, self.run_id, stage_keys(self.spec),
+                          stage_templates(self.spec, self.platform_spec), self.storage,
+                          self.kubeflow or KubeflowConfig())
 
     def status(self) -> str:
         """The run's current state, without waiting (CANCELED for a canceled run)."""

@@ -90,6 +90,7 @@ def submit(
         run_id=run.run_id, url=connection.run_url(run.run_id), experiment_id=experiment_id,
         plan=plan, spec=spec, pipeline_root=pipeline_root, connection=connection,
         storage=storage, echo=say, cache=cache, platform_spec=platform,
+        kubeflow=settings.kubeflow,
     )
     say(f"experiment '{experiment_name}': {connection.experiment_url(experiment_id)}")
     say(f"run '{name}' ({run.run_id}): {handle.url}")
