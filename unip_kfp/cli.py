@@ -152,9 +152,19 @@ def _register_commands() -> None:
 
     Imported here, at the end, because those modules use the helpers defined above.
     """
-    from . import cli_authoring, cli_cluster, cli_compile, cli_connect, cli_kubeflow, cli_run
+    from . import (
+        cli_authoring,
+        cli_cluster,
+        cli_compile,
+        cli_connect,
+        cli_kubeflow,
+        cli_operate,
+        cli_run,
+        cli_schedule,
+    )
 
-    for module in (cli_compile, cli_run, cli_kubeflow, cli_authoring, cli_cluster, cli_connect):
+    for module in (cli_compile, cli_run, cli_kubeflow, cli_operate, cli_schedule,
+                   cli_authoring, cli_cluster, cli_connect):
         for command in module.COMMANDS:
             main.add_command(command)
 

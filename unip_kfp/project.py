@@ -109,6 +109,19 @@ class Project:
 
         return submit(self, client=client, **options)
 
+    def schedule(self, name: str | None = None, *, client: Any = None, **options: Any) -> Any:
+        """Schedule a pipeline on Kubeflow with apply semantics: create, leave unchanged, or
+        replace without stopping runs in flight (see `unip_kfp.kubeflow.schedule`)."""
+        from .kubeflow import schedule
+
+        return schedule(self, name=name, client=client, **options)
+
+    def runs(self, client: Any = None, **options: Any) -> Any:
+        """This pipeline's newest runs on Kubeflow (see `unip_kfp.kubeflow.runs`)."""
+        from .kubeflow import runs
+
+        return runs(self, client=client, **options)
+
 
 def load(
     paths: str | Sequence[str],

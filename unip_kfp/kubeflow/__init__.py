@@ -11,7 +11,9 @@ Modules, by responsibility: `connection` (host, namespace, auth, probe), `server
 (what an error answer means), `submission` (inputs, experiment, run), `progress` (waiting),
 `stages` (stage states among the Argo nodes a run reports), `pods` (Argo pod names),
 `handle` (`RunHandle`), `versions` (upload), `storage` (box transfers), `artifacts` (where a
-run's outputs are).
+run's outputs are). After submission: `logs`/`logsources` (stage logs), `history` (runs by
+id, run history), `cron`/`schedules`/`schedule_steps` (schedules with apply semantics),
+`prune`, and `operate` (their Python API).
 What is submitted is prepared by `unip_kfp.target`; S3 access is `unip_kfp.s3`. kfp is
 imported only when a function needs it.
 """
@@ -19,7 +21,18 @@ imported only when a function needs it.
 from __future__ import annotations
 
 from .handle import RunHandle
+from .operate import (
+    attach,
+    delete_schedule,
+    pause_schedule,
+    resume_schedule,
+    runs,
+    schedules,
+)
+from .schedule_steps import apply_schedule as schedule
 from .submission import DEFAULT_PIPELINE_ROOT, submit
 from .versions import Upload, upload
 
-__all__ = ["DEFAULT_PIPELINE_ROOT", "RunHandle", "Upload", "submit", "upload"]
+__all__ = ["DEFAULT_PIPELINE_ROOT", "RunHandle", "Upload", "attach", "delete_schedule",
+           "pause_schedule", "resume_schedule", "runs", "schedule", "schedules", "submit",
+           "upload"]
