@@ -127,7 +127,9 @@ def test_force_replaces_only_after_success_and_a_failure_keeps_the_old_content(
 
     monkeypatch.setattr(shutil, "copytree", full_disk)
     broken = _cli(manifests, "-o", "summary=./results", "--force")
-    assert broken.exit_code != 0
+    assert broken.exit_code == EXIT_RUN_FAILED, broken.stderr  # type: ignore[attr-defined]
+    assert "No space left on device" in broken.stderr  # type: ignore[attr-defined]
+    assert "what was there is unchanged" in broken.stderr  # type: ignore[attr-defined]
     assert _snapshot(dest) == {"old.txt": "old\n"}
     assert [p.name for p in dest.parent.iterdir() if "unip-kfp" in p.name] == [".unip-kfp"]
     monkeypatch.setattr(shutil, "copytree", real_copytree)

@@ -268,7 +268,13 @@ class _Run:
                     f"output '{labels.get(item.key, item.key)}' was not produced; run folder "
                     f"kept: {self.layout.run_dir}"
                 )
-            publish(item, artifact.path, self.checked.resolver.endpoint, self.echo)
+            try:
+                publish(item, artifact.path, self.checked.resolver.endpoint, self.echo)
+            except OSError as exc:
+                raise RunFailedError(
+                    f"the run succeeded, but writing {item.label} failed ({exc}); what was "
+                    f"there is unchanged, and the output is kept in {self.layout.run_dir}"
+                ) from None
             copied[labels.get(item.key, item.key)] = item.shown
         return copied
 

@@ -138,6 +138,9 @@ class Stages:
         except PlaceholderError as exc:
             box.close()
             raise RunFailedError(f"stage '{label}': {exc}") from None
+        except OSError as exc:  # a view or copy of an input could not be made
+            box.close()
+            raise RunFailedError(f"stage '{label}': cannot prepare its inputs: {exc}") from None
         except BaseException:
             box.close()
             raise
@@ -146,7 +149,10 @@ class Stages:
         """After the process: remove its views; with --real-paths, put its targets back."""
         launch.box.close()
         if self.real_paths is not None:
-            self.real_paths.restore(launch.targets)
+            try:
+                self.real_paths.restore(launch.targets)
+            except OSError as exc:
+                self.echo(f"unip-kfp: warning: cannot put a --real-paths target back: {exc}")
 
     def upload(self, launch: Launch, label: str) -> str | None:
         """The outputs as the launcher uploads them; a reason when that fails the stage."""
@@ -156,6 +162,8 @@ class Stages:
                     self.echo(f"unip-kfp: {label}: warning: {warning}")
             except UploadError as exc:
                 return str(exc)
+            except OSError as exc:
+                return f"output '{key}' cannot be read as the launcher would upload it: {exc}"
         return None
 
     def _view(self, box: StageBox, artifact: Artifact) -> Artifact:
