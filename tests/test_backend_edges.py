@@ -233,7 +233,7 @@ def sentinel_mismatch(spec: dict[str, Any]) -> list[str]:
         args = container.get("args", [])
         for index, arg in enumerate(args):
             if arg == "opt":
-                sentinel = args[index + 5]
+                sentinel = args[index + 4]
                 if sentinel != SENTINEL_URI or sentinel not in imported:
                     problems.append(f"{name}: opt sentinel {sentinel!r} is never imported")
     if SENTINEL_URI in imported and not SENTINEL_URI.startswith("minio://mlpipeline/"):
@@ -379,7 +379,7 @@ def test_rule_catches_an_optional_value_outside_if_present() -> None:
 def test_rule_catches_a_sentinel_nobody_imports() -> None:
     spec = broken("seed-000", "my-pipeline")
     args = spec["deploymentSpec"]["executors"]["exec-stage2"]["container"]["args"]
-    args[args.index("opt") + 5] = "minio://elsewhere/absent"
+    args[args.index("opt") + 4] = "minio://elsewhere/absent"
     assert sentinel_mismatch(spec) == [
         "comp-stage2: opt sentinel 'minio://elsewhere/absent' is never imported"
     ]

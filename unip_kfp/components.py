@@ -1,12 +1,14 @@
 """One KFP container component per stage, built in memory from the plan.
 
-The command is the constant wrapper script; every variable name, placeholder, target path
-and the user command are separate args records (see `wrapper.py`). The kubelet expands
-`$(NAME)` and `$$` in command and args (SPEC §5): the wrapper and the records' constants are
-written with `$` doubled, so they reach the shell byte-exact, while the user's command keeps
-its Kubernetes meaning, as it has on the platform. Components are built
-from `kfp.dsl.structures` so input descriptions, optional parameters and placeholders
-(`IfPresent`, `InputUri`) are expressed exactly as the package needs them.
+The container runs `sh -c BOOT CMD RECORD... SCRIPT` (see `wrapper.py`): the command is
+`sh -c BOOT` and the user's command, so the Kubeflow UI shows that command first; the args
+are the records (every variable name, placeholder and target path a separate element) and
+then the constant wrapper script. The kubelet expands `$(NAME)` and `$$` in command and args
+(SPEC §5): the wrapper and the records' constants are written with `$` doubled, so they
+reach the shell byte-exact, while the user's command keeps its Kubernetes meaning, as it has
+on the platform. Components are built from `kfp.dsl.structures` so input descriptions,
+optional parameters and placeholders (`IfPresent`, `InputUri`) are expressed exactly as the
+package needs them.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def stage_component(plan: PipelinePlan, stage: Stage) -> ContainerComponent:
                 binding.env, placeholders.OutputPathPlaceholder(binding.io), binding.target
             )
         )
-    args += wrapper.cmd_record(stage.shell)  # not escaped: `$(NAME)` keeps its meaning
+    args.append(wrapper.container_script())
     spec = structures.ComponentSpec(
         name=stage.task,
         description=f"UNIP stage '{stage.name}' of pipeline '{plan.name}': {stage.shell}",
@@ -57,7 +59,7 @@ def stage_component(plan: PipelinePlan, stage: Stage) -> ContainerComponent:
         implementation=structures.Implementation(
             container=structures.ContainerSpecImplementation(
                 image=stage.image,
-                command=wrapper.container_command(),
+                command=wrapper.container_command(stage.shell),
                 args=args,
             )
         ),
@@ -98,7 +100,10 @@ def _literal(items: list[Any]) -> list[Any]:
     return [wrapper.kubernetes_literal(i) if isinstance(i, str) else i for i in items]
 
 
-def _description(plan: PipelinePlan, binding: Binding) -> str:
-    variable = plan.variable(binding.var)
-    text = variable.description or f"UNIP variable '{binding.var}'"
-    return f"{text} (container: ${binding.env})"
+def _description(plan: PipelinePlan, binding: Binding) -> str | None:
+    """The variable's own description (the APIComponent's), if it has one.
+
+    Nothing else: every executor repeats it, and the records beside it already say which
+    environment variable holds the data.
+    """
+    return plan.variable(binding.var).description or None

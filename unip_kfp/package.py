@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 # kfp is imported inside the functions that compile, so `is_package` stays cheap for the CLI.
 
 PACKAGE_HEADER = "# PIPELINE DEFINITION"
+LINE_WIDTH = 1 << 20
+"""No folding of long scalars: the wrapper script, repeated in every executor, stays one
+line instead of gaining a line break and ten spaces of indentation every 80 columns."""
 
 
 @dataclass(frozen=True)
@@ -48,8 +51,8 @@ def _serialise(component: Any, what: str) -> bytes:
     """What `kfp.compiler.Compiler().compile` writes, serialised with libyaml.
 
     Same documents, same header comments, same key order as kfp's writer; only the YAML
-    emitter differs. kfp dumps with pure-Python PyYAML, which spends most of a large
-    compile re-escaping the (constant) wrapper script of every executor.
+    emitter and the line width differ. kfp dumps with pure-Python PyYAML, which spends most
+    of a large compile re-escaping the (constant) wrapper script of every executor.
     """
     import yaml
     from google.protobuf import json_format
@@ -66,7 +69,7 @@ def _serialise(component: Any, what: str) -> bytes:
     except Exception as exc:  # kfp raises many types; all mean "KFP refused"
         raise CompileError(f"{what}: Kubeflow Pipelines refused to compile it: {exc}") from exc
     dumper = getattr(yaml, "CDumper", yaml.Dumper)  # the same emitter kfp uses, in C
-    body = yaml.dump_all(documents, Dumper=dumper, sort_keys=True)
+    body = yaml.dump_all(documents, Dumper=dumper, sort_keys=True, width=LINE_WIDTH)
     return (header + body).encode("utf-8")
 
 

@@ -8,7 +8,6 @@ container command lines are the wrapper's at all (packages built with the kfp DS
 from __future__ import annotations
 
 import json
-import posixpath
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -17,37 +16,19 @@ from .expansion import expand
 
 __all__ = ["package_targets", "targets"]
 
-_FIELDS = {"in": 4, "out": 4, "val": 4, "opt": 6}
-
 
 def targets(argv: Sequence[str]) -> list[str]:
     """The absolute targets of a resolved wrapper command line (none for other commands)."""
-    head = list(wrapper.command())
-    if list(argv[: len(head)]) != head:
-        return []
-    return list(_targets(list(argv[len(head) :])))
+    records = wrapper.records_of(argv)
+    return [] if records is None else list(wrapper.record_targets(records))
 
 
 def package_targets(command: Sequence[Any], args: Sequence[Any]) -> list[str]:
     """The targets written in a container spec (before placeholders), as the shell gets them."""
-    head = [expand(c, {}) if isinstance(c, str) else c for c in command]
-    if head != list(wrapper.command()):
-        return []
-    flat = [expand(item, {}) if isinstance(item, str) else item for item in _flatten(args)]
-    return list(_targets(flat))
-
-
-def _targets(records: list[Any]) -> Iterator[str]:
-    index = 0
-    while index < len(records):
-        kind = records[index]
-        size = _FIELDS.get(kind) if isinstance(kind, str) else None
-        if size is None or index + size > len(records):
-            return
-        target = records[index + 3]
-        if isinstance(target, str) and target.startswith("/") and target.strip("/"):
-            yield posixpath.normpath(target)
-        index += size
+    line = [expand(item, {}) if isinstance(item, str) else item
+            for item in _flatten([*command, *args])]
+    records = wrapper.records_of(line)
+    return [] if records is None else list(wrapper.record_targets(records))
 
 
 def _flatten(items: Sequence[Any]) -> Iterator[Any]:
