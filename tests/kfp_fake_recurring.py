@@ -230,7 +230,9 @@ class RecurringRoutes:
                  if (not experiment or j["experiment_id"] == experiment)
                  and (not namespace or j["namespace"] == namespace)
                  and matches_filter(j, q.get("filter"))]
-        return page(items, q, "recurring_runs")
+        # recurring_run.proto names the field `recurringRuns` (not snake case), so even with
+        # UseProtoNames the answer says "recurringRuns", as kfp_server_api expects
+        return page(items, q, "recurringRuns")
 
     def _enable_recurring_run(self, request: RecordedRequest, job_id: str) -> dict[str, Any]:
         return self._change_mode(job_id, True)

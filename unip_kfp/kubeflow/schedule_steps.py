@@ -109,7 +109,8 @@ class Reconcile:
             if enable and not new.enabled:
                 set_enabled(self.connection, new, True)
         except UnipKfpError as exc:
-            raise self._undo(exc, disabled, new, created) from None
+            live = [s for s in olds if s.enabled]
+            raise self._undo(exc, disabled, new, created, live) from None
         for old in olds:
             self._delete_old(old, new, enable)
         state = "enabled" if enable else "paused, as the one it replaces was"
@@ -118,7 +119,7 @@ class Reconcile:
         return Applied("replaced", new, [o.recurring_run_id for o in olds])
 
     def _undo(self, failure: UnipKfpError, disabled: list[Schedule], new: Schedule,
-              created: bool) -> UnipKfpError:
+              created: bool, live: list[Schedule]) -> UnipKfpError:
         """Put the old schedule back in effect; the error says where things stand."""
         name, lines = self.wanted.name, [f"schedule '{self.wanted.name}' not replaced: {failure}"]
         for old in disabled:
@@ -135,8 +136,8 @@ class Reconcile:
             except UnipKfpError as exc:
                 lines.append(f"a disabled leftover {new.recurring_run_id} remains ({exc}); the "
                              "next `unip-kfp schedule` of this pipeline removes it")
-        in_effect = [s.recurring_run_id for s in disabled] or ["the old one"]
-        lines.append(f"the schedule in effect is unchanged ({', '.join(in_effect)})")
+        in_effect = ", ".join(s.recurring_run_id for s in live) or "paused"
+        lines.append(f"the schedule in effect is unchanged ({in_effect})")
         return _again(failure, lines)
 
     def _delete_old(self, old: Schedule, new: Schedule, enable: bool) -> None:
