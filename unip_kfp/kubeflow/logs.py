@@ -105,6 +105,13 @@ def stage_pods(run: Any, keys: dict[str, str], templates: dict[str, str]) -> lis
     return found
 
 
+def pod_of(run: Any, stage: Stage, templates: dict[str, str]) -> str | None:
+    """The pod holding `stage`'s log in `run`, as the run's node ids name it (or None)."""
+    ids = {str(getattr(c, "pod_name", "") or "") for t in task_details(run)
+           for c in getattr(t, "child_tasks", None) or []}
+    return _pod(run_workflow(run), stage, templates, ids)
+
+
 def _pod(workflow: str | None, stage: Stage, templates: dict[str, str], ids: set[str]
          ) -> str | None:
     if workflow is None or stage.state in (None, "not run"):

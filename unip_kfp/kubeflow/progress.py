@@ -163,9 +163,14 @@ def _log_lines(run: Any, failed: list[Stage], pods: Pods | None) -> list[str]:
     workflow = run_workflow(run)
     if workflow is None or pods is None:
         return ["log: the stage's Logs tab in the Kubeflow UI (link below)"]
+    from .logs import pod_of  # named from the node ids the run reports (retried nodes too)
+
     lines = []
     for stage in failed:
-        if stage.in_driver:
+        pod = pod_of(run, stage, pods.templates)
+        if pod is not None:
+            pass
+        elif stage.in_driver:
             pod = pod_name(workflow, node_name(workflow, "root", stage.key + "-driver"),
                            "system-container-driver")
         else:
