@@ -67,6 +67,8 @@ def test_notebook_runs_against_the_test_servers(
     text = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code"
                    for o in c.outputs)
     assert "stage2: SUCCEEDED" in text and "final state: SUCCEEDED" in text
+    assert "stage2: step 3 of 3" in text  # handle.logs(): the UI's pod-log route
+    assert f"{run.run_id} SUCCEEDED - {kfp.url}/#/runs/details/{run.run_id}" in text  # runs()
 
 
 def _launcher_writes(s3: S3Endpoint, run: RunRecord) -> None:
