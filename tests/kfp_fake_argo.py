@@ -80,6 +80,21 @@ def pod_name(workflow: str, name: str, template: str) -> str:
     return f"{prefix.encode()[:242].decode()}-{fnv32a(name)}"
 
 
+
+def implicit_dependencies(task: dict[str, Any]) -> tuple[str, ...]:
+    """What a task waits for in the workflow: ``dependentTasks``, then every task whose
+    outputs it reads, as ``argocompiler/dag.go`` ``addImplicitDependencies`` appends them
+    (a package lists only the order its data does not imply)."""
+    deps = list(task.get("dependentTasks") or [])
+    inputs = task.get("inputs") or {}
+    for binding in [*(inputs.get("parameters") or {}).values(),
+                    *(inputs.get("artifacts") or {}).values()]:
+        for kind in ("taskOutputParameter", "taskOutputArtifact"):
+            producer = (binding.get(kind) or {}).get("producerTask")
+            if producer and producer not in deps:
+                deps.append(producer)
+    return tuple(deps)
+
 @dataclass
 class RunStep:
     """One report of a run: the workflow's state, and Argo phases by stage or node name.
@@ -210,7 +225,7 @@ class ArgoWorkflow:
                           and (t.get("triggerPolicy") or {}).get("condition"))
         for key in sorted(tasks):
             task, base = tasks[key], f"{boundary.name}.{key}"
-            deps, comp = tuple(task.get("dependentTasks") or []), self._component(task)
+            deps, comp = implicit_dependencies(task), self._component(task)
             skipped = untaken or key in branches[1:]  # the first branch is the one taken
             if "dag" in comp:
                 self._add(Node(base + "-driver", key + "-driver", "system-dag-driver", True,

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from kfp_fake_argo import ArgoWorkflow, RunStep, succeeding_script
+from kfp_fake_argo import ArgoWorkflow, RunStep, implicit_dependencies, succeeding_script
 from kfp_fake_errors import ApiError, invalid_input, invalid_input_with_details
 
 EPOCH = "1970-01-01T00:00:00Z"
@@ -87,7 +87,7 @@ def stage_names(pipeline_spec: Any) -> list[str]:
     tasks = (spec.get("root") or {}).get("dag", {}).get("tasks", {})
     executors = (spec.get("deploymentSpec") or {}).get("executors") or {}
     components = spec.get("components") or {}
-    waiting = {key: set(t.get("dependentTasks") or []) & set(tasks) for key, t in tasks.items()}
+    waiting = {key: set(implicit_dependencies(t)) & set(tasks) for key, t in tasks.items()}
     order: list[str] = []
     while waiting:
         ready = sorted(k for k, deps in waiting.items() if not deps) or sorted(waiting)[:1]

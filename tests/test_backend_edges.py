@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -173,8 +174,8 @@ def one_of_without_else(spec: dict[str, Any]) -> list[str]:
             }
             producers = {s["producerSubtask"] for s in selectors}
             negated = [k for k, c in conditions.items() if c.startswith("!(")]
-            if not name.startswith("comp-condition-branches"):
-                problems.append(f"{name}/{output}: OneOf outside a condition-branches DAG")
+            if not name.startswith("comp-optional-"):  # kfp's condition-branches, renamed
+                problems.append(f"{name}/{output}: OneOf outside an optional input's group")
             if not negated:
                 problems.append(f"{name}/{output}: OneOf without an Else branch")
             if producers != set(branches) or not all(conditions.values()):
@@ -252,6 +253,81 @@ def dead_pipeline_parameters(spec: dict[str, Any]) -> list[str]:
         if "componentInputParameter" in b
     }
     return [f"pipeline parameter '{p}' is read by no task" for p in sorted(params - root_used)]
+
+
+# --- what the KFP 2.17 UI draws (frontend/src/lib/v2/StaticFlow.ts, DynamicFlow.ts)
+
+_PLUMBING = re.compile(
+    r"pipelinechannel--|condition-branches|^condition-[0-9]+$|^importer(-[0-9]+)?$"
+)
+
+
+def importer_keys_are_labels(spec: dict[str, Any]) -> list[str]:
+    """The importer launcher records its execution under the task's display name
+    (`importer_launcher.go`); the run graph looks it up by task key: they must be equal."""
+    problems = []
+    for _, key, task in tasks(spec):
+        executor = executor_of(spec, task["componentRef"]["name"])
+        if executor and "importer" in executor and task["taskInfo"]["name"] != key:
+            problems.append(f"importer {key!r} labelled {task['taskInfo']['name']!r}")
+    return problems
+
+
+def plumbing_on_the_root_graph(spec: dict[str, Any]) -> list[str]:
+    """Nodes of the root graph: task keys and labels, and every output drawn (its key)."""
+    problems = []
+    for key, task in spec["root"]["dag"]["tasks"].items():
+        component = spec["components"][task["componentRef"]["name"]]
+        names = [key, task["taskInfo"]["name"], task["componentRef"]["name"]]
+        names += list(component.get("outputDefinitions", {}).get("artifacts", {}))
+        names += [
+            b["taskOutputArtifact"]["outputArtifactKey"]
+            for b in task.get("inputs", {}).get("artifacts", {}).values()
+            if "taskOutputArtifact" in b
+        ]
+        names += list(task.get("inputs", {}).get("parameters", {}))
+        problems += [f"{key}: {n!r}" for n in names if _PLUMBING.search(n) or n == "artifact"]
+    return problems
+
+
+def data_edges_drawn_twice(spec: dict[str, Any]) -> list[str]:
+    """A producer of a task's input also in its `dependentTasks` gets a second edge; the 2.17
+    backend adds producers itself (`argocompiler/dag.go` `addImplicitDependencies`)."""
+    problems = []
+    for parent, key, task in tasks(spec):
+        producers = {
+            b[kind]["producerTask"]
+            for b in [*task.get("inputs", {}).get("artifacts", {}).values(),
+                      *task.get("inputs", {}).get("parameters", {}).values()]
+            for kind in ("taskOutputArtifact", "taskOutputParameter")
+            if kind in b
+        }  # fmt: skip
+        twice = producers & set(task.get("dependentTasks", []))
+        if twice:
+            problems.append(f"{parent}/{key}: {sorted(twice)}")
+    return problems
+
+
+UI_RULES = [importer_keys_are_labels, plumbing_on_the_root_graph, data_edges_drawn_twice]
+
+
+@PACKAGES
+@pytest.mark.parametrize("rule", UI_RULES, ids=lambda r: r.__name__)
+def test_package_reads_well_in_the_ui(case_id: str, pipeline: str, rule: Any) -> None:
+    assert rule(spec_of(case_id, pipeline)) == []
+
+
+def test_ui_rules_catch_what_kfp_leaves() -> None:
+    spec = broken("seed-000", "my-pipeline")
+    root = spec["root"]["dag"]["tasks"]
+    root["import-xy-train"]["taskInfo"]["name"] = "import xy_train"
+    root["stage2"]["dependentTasks"] = ["stage1"]
+    root["condition-branches-1"] = root.pop("optional-extra-parameters")
+    assert importer_keys_are_labels(spec) == [
+        "importer 'import-xy-train' labelled 'import xy_train'"
+    ]
+    assert data_edges_drawn_twice(spec) == ["root/stage2: ['stage1']"]
+    assert plumbing_on_the_root_graph(spec) == ["condition-branches-1: 'condition-branches-1'"]
 
 
 RULES = [
@@ -336,28 +412,28 @@ def test_rule_catches_channel_in_a_constant_uri() -> None:
 
 def test_rule_catches_a_computed_runtime_uri() -> None:
     spec = broken("seed-000", "my-pipeline")
-    spec["root"]["dag"]["tasks"]["importer"]["inputs"]["parameters"]["uri"] = {
+    spec["root"]["dag"]["tasks"]["import-xy-train"]["inputs"]["parameters"]["uri"] = {
         "taskOutputParameter": {"producerTask": "stage1", "outputParameterKey": "uri"}
     }
     assert importer_uris(spec) == [
-        "importer: runtime URI not a whole root parameter: "
+        "import-xy-train: runtime URI not a whole root parameter: "
         "{'taskOutputParameter': {'producerTask': 'stage1', 'outputParameterKey': 'uri'}}"
     ]
 
 
 def test_rule_catches_a_sub_dag_uri_not_fed_from_the_root() -> None:
     spec = broken("seed-000", "my-pipeline")
-    branches = spec["root"]["dag"]["tasks"]["condition-branches-1"]
-    branches["inputs"]["parameters"]["pipelinechannel--extra_parameters"] = {
+    branches = spec["root"]["dag"]["tasks"]["optional-extra-parameters"]
+    branches["inputs"]["parameters"]["extra_parameters"] = {
         "taskOutputParameter": {"producerTask": "x", "outputParameterKey": "y"}
     }
-    assert any("importer-2" in p for p in importer_uris(spec))
+    assert any("import-extra-parameters" in p for p in importer_uris(spec))
 
 
 def test_rule_catches_one_of_without_else() -> None:
     spec = broken("seed-000", "my-pipeline")
-    tasks_ = spec["components"]["comp-condition-branches-1"]["dag"]["tasks"]
-    tasks_["condition-3"]["triggerPolicy"]["condition"] = "true"
+    tasks_ = spec["components"]["comp-optional-extra-parameters"]["dag"]["tasks"]
+    tasks_["extra-parameters-not-given"]["triggerPolicy"]["condition"] = "true"
     assert "OneOf without an Else branch" in " ".join(one_of_without_else(spec))
 
 

@@ -261,6 +261,19 @@ class Package:
     def container(self, stage_name: str) -> dict[str, Any]:
         return self.executor(self.stage_task(stage_name)[1])["container"]
 
+    def needs(self, key: str) -> set[str]:
+        """What a root task waits for on the 2.17 backend: `dependentTasks` and the producers
+        of its inputs (`argocompiler/dag.go` `addImplicitDependencies` adds those)."""
+        task = self.tasks[key]
+        inputs = task.get("inputs", {})
+        producers = {
+            b[kind]["producerTask"]
+            for b in [*inputs.get("artifacts", {}).values(), *inputs.get("parameters", {}).values()]
+            for kind in ("taskOutputArtifact", "taskOutputParameter")
+            if kind in b
+        }
+        return set(task.get("dependentTasks", [])) | producers
+
     def all_tasks(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         """(task, its component) in the root DAG and in every sub-DAG."""
         found = [(t, self.component(t)) for t in self.tasks.values()]
@@ -401,6 +414,30 @@ def test_display_names_are_stage_names(case_id: str, pipeline: str) -> None:
         assert exp.api_name in pkg.spec["pipelineInfo"]["description"]
 
 
+@PARAMS
+def test_description_guides_the_run_form(case_id: str, pipeline: str) -> None:
+    """The UI's run form explains nothing; the description it shows lists every input in
+    manifest order: name, required/optional, what to enter, its description."""
+    exp, pkg = expectations(case_id, pipeline)
+    first, *lines = pkg.spec["pipelineInfo"]["description"].split("\n")
+    order = [v["name"] for v in (exp.api or {}).get("inputs", [])] or list(exp.declared)
+    inputs = sorted(exp.inputs(), key=lambda v: order.index(v) if v in order else len(order))
+    items = [line for line in lines if line.startswith("- ")]
+    assert len(first) <= 80 or inputs, first  # what the pipelines list shows
+    assert [line.split("`")[1] for line in items] == inputs
+    for var, line in zip(inputs, items, strict=True):
+        need = "required" if exp.required(var) else "optional"
+        assert line.startswith(f"- `{var}` ({need}"), line
+        if exp.mount_of(var):
+            assert f"default `{exp.mount_of(var)}`" in line
+        what = {"NUMBER_DOUBLE": "a number", "NUMBER_INTEGER": "an integer", "STRUCT": "JSON",
+                "STRING": "text", None: "URI such as `minio://bucket/path`"}[exp.value_type(var)]
+        assert what in line
+        description = (exp.api_input(var) or {}).get("description")
+        assert not description or line.endswith(" " + " ".join(description.split()))
+    assert "sha256" not in pkg.spec["pipelineInfo"]["description"]  # machine text: versions
+
+
 def _check_input_binding(exp: Expected, pkg: Package, stage: dict[str, Any], var: str) -> None:
     io = io_of(var)
     _, task = pkg.stage_task(stage["name"])
@@ -414,24 +451,32 @@ def _check_input_binding(exp: Expected, pkg: Package, stage: dict[str, Any], var
         assert producer["taskInfo"]["name"] == exp.producer(var)["name"]
         assert selector["outputArtifactKey"] == io
         return
+    key = task_of(var)
+    assert selector["outputArtifactKey"] == io  # the variable's name, not kfp's `artifact`
     if exp.is_input(var) and not exp.required(var) and exp.mount_of(var) is None:
-        # optional file: OneOf of the given/absent branches
+        # optional file: OneOf of the given/absent branches, named for the UI
+        assert selector["producerTask"] == f"optional-{key}"
+        assert producer["taskInfo"]["name"] == f"{var}: given / not given"
         branches = pkg.component(producer)
-        assert producer["inputs"]["parameters"] == {
-            f"pipelinechannel--{io}": {"componentInputParameter": io}
-        }
-        out = branches["dag"]["outputs"]["artifacts"][selector["outputArtifactKey"]]
-        uris = []
+        assert producer["inputs"]["parameters"] == {io: {"componentInputParameter": io}}
+        out = branches["dag"]["outputs"]["artifacts"][io]
+        found = []
         for sel in out["artifactSelectors"]:
             branch = branches["dag"]["tasks"][sel["producerSubtask"]]
-            (importer,) = pkg.component(branch)["dag"]["tasks"].values()
-            uris.append(importer["inputs"]["parameters"]["uri"])
-        assert uris == [
-            {"componentInputParameter": f"pipelinechannel--{io}"},
-            {"runtimeValue": {"constant": SENTINEL_URI}},
-        ]
+            ((inner_key, importer),) = pkg.component(branch)["dag"]["tasks"].items()
+            assert importer["taskInfo"]["name"] == inner_key
+            found.append((sel["producerSubtask"], branch["taskInfo"]["name"], inner_key,
+                          importer["inputs"]["parameters"]["uri"]))
+        assert found == [
+            (f"{key}-given", "given", f"import-{key}", {"componentInputParameter": io}),
+            (f"{key}-not-given", "not given", f"no-{key}",
+             {"runtimeValue": {"constant": SENTINEL_URI}}),
+        ]  # fmt: skip
         return
-    assert producer["componentRef"]["name"].startswith("comp-importer")
+    # one importer per input: its task key is its label (the UI finds its state by key)
+    assert producer["taskInfo"]["name"] == selector["producerTask"]
+    expected_key = f"import-{key}" if exp.is_input(var) else f"mount-{key}"
+    assert re.fullmatch(re.escape(expected_key) + "(-[0-9]+)?", selector["producerTask"])
     uri = producer["inputs"]["parameters"]["uri"]
     if exp.is_input(var):  # a caller's URI (the mount, if any, is only its default)
         assert uri == {"componentInputParameter": io}
@@ -532,13 +577,12 @@ def test_ordering_manifest_chain_or_data_only(case_id: str, pipeline: str) -> No
         }
         if index and not pkg.options.get("parallel"):
             expected.add(pkg.stage_task(exp.stages[index - 1]["name"])[0])
+        assert pkg.needs(key) & stage_keys == expected, key
+        # dependentTasks holds only the order no input implies (the UI draws each as an edge)
+        producers = pkg.needs(key) - set(task.get("dependentTasks", []))
         depends = set(task.get("dependentTasks", []))
-        assert depends & stage_keys == expected, key
-        producers = {
-            a["taskOutputArtifact"]["producerTask"]
-            for a in task.get("inputs", {}).get("artifacts", {}).values()
-        }
-        assert depends - stage_keys == producers - stage_keys
+        assert not depends & producers and depends <= stage_keys, key
+        assert not {p for p in producers if p in depends}
 
 
 @PARAMS
@@ -611,7 +655,8 @@ def test_seed_000_stage1_exactly() -> None:
 def test_seed_000_stage2_and_root_exactly() -> None:
     pkg = Package("seed-000", "my-pipeline")
     _, task = pkg.stage_task("stage2")
-    assert "stage1" in task["dependentTasks"]
+    assert "dependentTasks" not in task  # stage1 is implied: stage2 reads its `model`
+    assert pkg.needs("stage2") == {"stage1", "import-xy-test", "optional-extra-parameters"}
     assert pkg.container("stage2")["command"][3] == "python3 src/testing.py"
     assert "env" not in pkg.container("stage2")
     params = pkg.spec["root"]["inputDefinitions"]["parameters"]
@@ -628,8 +673,8 @@ def test_seed_000_stage2_and_root_exactly() -> None:
         for t in (pkg.tasks["stage1"], pkg.tasks["stage2"])
     }
     assert len(one_ofs) == 1
-    importers = [t for t in pkg.tasks.values() if t["componentRef"]["name"].startswith("comp-imp")]
-    assert sorted(t["taskInfo"]["name"] for t in importers) == ["import xy_test", "import xy_train"]
+    importers = {k: t["taskInfo"]["name"] for k, t in pkg.tasks.items() if k.startswith("import")}
+    assert importers == {"import-xy-test": "import-xy-test", "import-xy-train": "import-xy-train"}
 
 
 def test_seed_001_mounted_var_is_a_constant_importer() -> None:
@@ -643,7 +688,8 @@ def test_seed_001_mounted_var_is_a_constant_importer() -> None:
         task["inputs"]["artifacts"]["xy_train"]["taskOutputArtifact"]["producerTask"]
     ]
     assert importer["inputs"]["parameters"]["uri"] == {"runtimeValue": {"constant": uri}}
-    assert importer["taskInfo"]["name"] == "mount xy_train"
+    assert importer["taskInfo"]["name"] == "mount-xy-train"
+    assert pkg.tasks["mount-xy-train"] is importer
     assert pkg.container("stage1")["args"][:3] == [
         "in", "UNIP_PIPELINE_XY_TRAIN=/data", "{{$.inputs.artifacts['xy_train'].path}}",
     ]  # fmt: skip
@@ -702,8 +748,8 @@ def test_optional_inputs_exactly() -> None:
     assert pkg.tasks["prepare"]["inputs"]["parameters"] == {
         "note": {"componentInputParameter": "note"}
     }
-    branches = [k for k in pkg.tasks if k.startswith("condition-branches")]
-    assert len(branches) == 1, "one If/Else pair for `extra`, shared by both stages"
+    branches = [k for k in pkg.tasks if k.startswith("optional-")]
+    assert branches == ["optional-extra"], "one If/Else pair for `extra`, shared by both stages"
 
 
 def test_path_targets_exactly() -> None:
@@ -725,9 +771,11 @@ def test_path_targets_exactly() -> None:
 def test_fanout_parallel_keeps_only_data_edges() -> None:
     chained = Package("fanout", "fan-out")
     parallel = Package("fanout-parallel", "fan-out")
-    assert "left-branch" in chained.tasks["right-branch"]["dependentTasks"]
-    assert parallel.tasks["right-branch"]["dependentTasks"] == ["importer"]
-    assert parallel.tasks["join"]["dependentTasks"] == ["left-branch", "right-branch"]
+    # manifest order: right-branch waits for left-branch, which no input of it implies
+    assert chained.tasks["right-branch"]["dependentTasks"] == ["left-branch"]
+    assert "dependentTasks" not in parallel.tasks["right-branch"]
+    assert parallel.needs("right-branch") == {"import-seed-data"}
+    assert parallel.needs("join") == {"left-branch", "right-branch"}
     accelerator = chained.container("right_branch")["resources"]["accelerator"]
     assert accelerator["resourceType"] == "nvidia.com/gpu"
     assert accelerator["resourceCount"] == "2"
@@ -739,7 +787,7 @@ def test_seed_000_cache_and_parallel_variants() -> None:
     assert cached.tasks["stage1"]["cachingOptions"] == {"enableCache": True}
     parallel = Package("seed-000-parallel", "my-pipeline")
     # stage2 still needs stage1: it reads `model`
-    assert "stage1" in parallel.tasks["stage2"]["dependentTasks"]
+    assert "stage1" in parallel.needs("stage2")
     plain = compiled("seed-000")["my-pipeline"]
     assert compiled("seed-000-parallel")["my-pipeline"] == plain  # no manifest-only edge here
 

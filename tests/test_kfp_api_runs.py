@@ -89,11 +89,14 @@ def test_task_details_are_argo_nodes(
     assert len(tasks) == 19  # as the backend check counted for this example
     assert names == sorted([
         workflow, "root", "root-driver", "stage1-driver", "stage1", "stage2-driver", "stage2",
-        "executor", "executor", "importer", "importer-2", "importer-3", "importer-4",
-        "condition-branches-1-driver", "condition-branches-1", "condition-2-driver",
-        "condition-2", "condition-3-driver", "condition-3"])
+        "executor", "executor", "import-xy-train", "import-xy-test",
+        "import-extra-parameters", "no-extra-parameters",
+        "optional-extra-parameters-driver", "optional-extra-parameters",
+        "extra-parameters-given-driver", "extra-parameters-given",
+        "extra-parameters-not-given-driver", "extra-parameters-not-given"])
     by_name = {t["display_name"]: t for t in tasks}
-    assert by_name["condition-3"]["state"] == "SKIPPED"  # the optional input's other branch
+    # the optional input's other branch (unip-kfp names kfp's condition-N tasks, uigraph.py)
+    assert by_name["extra-parameters-not-given"]["state"] == "SKIPPED"
     assert all("pod_name" not in t for t in tasks)  # the API does not set a task's pod
     # child_tasks[].pod_name holds Argo node ids (Workflow.NodeID), not pod names.
     executor = f"{workflow}.root.stage1.executor"

@@ -236,10 +236,10 @@ def test_driver_and_helper_failures(kfp: HookedKfpServer, env: S3Endpoint,
     assert re.search(r"  stage1: FAILED( \(.*\))?: its driver failed", driver.stderr)
     assert f"{kfp.last_run().workflow.name}-system-container-driver-" in driver.stderr
 
-    kfp.run_script = [RunStep("FAILED", {"importer-4": "FAILED"})]
+    kfp.run_script = [RunStep("FAILED", {"import-xy-test": "FAILED"})]
     helper = cli("run", module / "manifests", "--host", kfp.url, *URIS)
     assert helper.exit_code == 1
-    assert "Kubeflow's step(s) 'importer-4' failed, no stage did" in helper.stderr
+    assert "Kubeflow's step(s) 'import-xy-test' failed, no stage did" in helper.stderr
     assert "  stage1: not run" in helper.stderr and "  stage2: not run" in helper.stderr
 
 

@@ -7,7 +7,9 @@ KFP 2.17's backend compiler (``backend/src/v2/compiler/argocompiler``: ``dag.go`
   holds; the children of a DAG whose condition is false create no pods;
 - an importer task is one pod (the importer launcher);
 - a container task is two pods: its driver, then its executor.
-A task starts when the tasks it depends on (``dependentTasks``) and its DAG's driver are done.
+A task starts when the tasks it depends on and its DAG's driver are done; it depends on its
+``dependentTasks`` and on every task whose outputs it reads (``dag.go``
+``addImplicitDependencies``: packages list only the order their data does not imply).
 The example's figures (11 pods, a critical path of 8) were seen by running that compiler on
 the package (``../shared/research/kfp-2.17-backend-check.md``); the counter reproduces them
 and so can be trusted for the other cases. A condition group runs exactly one branch, so
@@ -27,6 +29,7 @@ from typing import Any
 
 import pytest
 from goldens import all_packages, compiled, documents
+from kfp_fake_argo import implicit_dependencies
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ def pods(spec: dict[str, Any]) -> Pods:
         @functools.cache
         def finish(name: str) -> int:
             """Pods on the longest chain that ends when this task is done."""
-            before = [finish(d) for d in tasks[name].get("dependentTasks", [])]
+            before = [finish(d) for d in implicit_dependencies(tasks[name])]
             return max(before, default=0) + task_pods(name).critical_path
 
         conditional = [n for n in tasks if "condition" in tasks[n].get("triggerPolicy", {})]

@@ -147,7 +147,9 @@ class ResourceLimits(Model):
 class Stage(Model):
     name: str = Field(
         description="Stage name, unique in the pipeline; the node's name in Kubeflow. Names "
-        "that become kfp's own task names (importer, condition-N, for-loop-N, ...) are taken.",
+        "that become kfp's own task names (importer, condition-N, for-loop-N, ...), root, "
+        "executor or a name ending in -driver are taken, and so are the names of an input's "
+        "steps (import-<input>, mount-<var>, ...).",
         json_schema_extra={
             "pattern": patterns.NOT_BLANK,
             "not": {"pattern": patterns.RESERVED_STAGE},

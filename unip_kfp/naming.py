@@ -47,3 +47,48 @@ def task_name(stage: str) -> str:
     """KFP task/component name of a stage: lower-case alphanumerics and `-` (as kfp renames)."""
     name = re.sub(r"[^-0-9a-z]+", "-", stage.lower()).strip("-")
     return name or "stage"
+
+
+# Task keys of the steps unip-kfp adds around the stages (importers, optional-input groups).
+# Each is also the step's label in the Kubeflow UI: the 2.17 importer launcher records its
+# execution under the task's display name (`backend/src/v2/component/importer_launcher.go`,
+# `TaskName: l.task.GetTaskInfo().GetName()`), while the UI looks executions up by task key
+# (`frontend/src/lib/v2/DynamicFlow.ts`, `getTaskKeyFromNodeKey`); with key = label an
+# importer's node gets its state. Validation keeps stage keys clear of these names.
+ARGO_NAMES = frozenset({"root", "executor"})
+"""Argo node names of KFP 2.17's own steps (`root`, the `executor` of every container task);
+with every `<task key>-driver`, what run reports tell apart from stages."""
+
+
+def import_key(var: str) -> str:
+    """The importer of a caller's URI for `var` (a file input)."""
+    return f"import-{task_name(var)}"
+
+
+def mount_key(var: str, index: int = 1) -> str:
+    """The importer of a mounted var's box URI (`-2`, ... for further URIs of one var)."""
+    return f"mount-{task_name(var)}" + (f"-{index}" if index > 1 else "")
+
+
+def absent_key(var: str) -> str:
+    """The importer of the absent-input sentinel for an optional file input `var`."""
+    return f"no-{task_name(var)}"
+
+
+def optional_keys(var: str) -> tuple[str, str, str]:
+    """The `dsl.If`/`dsl.Else` group of an optional file input: group, given, not given."""
+    key = task_name(var)
+    return f"optional-{key}", f"{key}-given", f"{key}-not-given"
+
+
+def step_keys(var: str) -> set[str]:
+    """Every task key unip-kfp may give a step of `var` (importers and groups)."""
+    return {import_key(var), mount_key(var), absent_key(var), *optional_keys(var)}
+
+
+def is_step_key(key: str, var: str) -> bool:
+    """`key` is, or may become (`mount-<var>-N`), a task key of one of `var`'s steps."""
+    mount = mount_key(var)
+    return key in step_keys(var) or (
+        key.startswith(mount + "-") and key[len(mount) + 1 :].isdigit()
+    )

@@ -33,15 +33,19 @@ _DOTDOT_SEGMENT = r"(?:^|/)\.\.(?:/|" + END + ")"
 ABSOLUTE_PATH = r"^(?![\s\S]*" + _DOTDOT_SEGMENT + ")/"
 BOX_PATH = r"^(?!/)(?![\s\S]*" + _DOTDOT_SEGMENT + ")"
 
-# Stage names whose KFP task name (naming.task_name) is one of kfp's own task names
-# (pipeline_rules.RESERVED_TASK): lower-cased, runs of other characters become one '-'.
+# Stage names whose KFP task name (naming.task_name) is reserved (task_keys.RESERVED_TASK):
+# kfp's own task names, and `root`, `executor`, `<anything>-driver` (KFP 2.17's own steps).
+# task_name lower-cases and turns every run of other characters into one '-'.
 _EDGE = "[^A-Za-z0-9]*"
 _SEP = "(?:-|[^-A-Za-z0-9]+)"
 _RESERVED_WORDS = ("condition-branches", "importer", "condition", "for-loop", "exit-handler")
+_ARGO_WORDS = ("root", "executor")
 RESERVED_STAGE = (
-    f"^{_EDGE}(?:"
+    f"^{_EDGE}(?:(?:"
     + "|".join(_SEP.join(either_case(part) for part in w.split("-")) for w in _RESERVED_WORDS)
-    + f")(?:{_SEP}[0-9]+)?{_EDGE}{END}"
+    + f")(?:{_SEP}[0-9]+)?|"
+    + "|".join(either_case(w) for w in _ARGO_WORDS)
+    + f"|[\\s\\S]*[A-Za-z0-9][^A-Za-z0-9]+{either_case('driver')}){_EDGE}{END}"
 )
 
 # unip-kfp.yaml: keys that would hold credentials (config._CREDENTIAL_KEYS, '-' as '_').

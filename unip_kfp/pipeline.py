@@ -1,9 +1,14 @@
 """Assemble the KFP pipeline of one planned ExperimentPipeline.
 
-Inputs become typed pipeline parameters; file inputs are full-URI strings fed to
-`dsl.importer` (the 2.17 backend resolves an importer URI only when it is a whole
-parameter or a constant). Optional file inputs import a sentinel in a `dsl.Else` branch and
-reach the stage through `dsl.OneOf`. Stages run in manifest order unless `parallel`.
+Inputs become typed pipeline parameters; file inputs are full-URI strings fed to importers
+(the 2.17 backend resolves an importer URI only when it is a whole parameter or a
+constant). Optional file inputs import a sentinel in a `dsl.Else` branch and reach the stage
+through `dsl.OneOf`. Stages run in manifest order unless `parallel`.
+
+Every importer is `dsl.importer`'s component under its own name, so its task key is also its
+label (`import-<input>`, `mount-<var>`, `no-<input>`; see `naming.py`) and its output is the
+variable's name, not kfp's fixed `artifact`. `uigraph.tidy` then renames the rest of kfp's
+plumbing for the UI.
 """
 
 from __future__ import annotations
@@ -17,13 +22,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from kfp import dsl, kubernetes
-from kfp.dsl import graph_component, structures
+from kfp.dsl import graph_component, importer_component, placeholders, structures
 from kfp.dsl import utils as kfp_utils
 
 from .components import ARTIFACT_TYPE, PARAMETER_TYPES, stage_component
 from .errors import CompileError
+from .naming import absent_key, import_key, io_name, mount_key
 from .pipeline_rules import CPU_QUANTITY, MEMORY_QUANTITY
 from .plan import Kind, PipelinePlan, Stage, Variable
+from .uigraph import OptionalGroup, tidy
 
 
 @dataclass(frozen=True)
@@ -53,9 +60,11 @@ def build_pipeline(plan: PipelinePlan, options: CompileOptions | None = None) ->
         implementation=structures.Implementation(),
     )
 
+    groups: list[OptionalGroup] = []
+
     def body(*channels: Any) -> dict[str, Any]:
         params = dict(zip([v.param for v in plan.inputs], channels, strict=True))
-        return _Assembly(plan, options, components, params).run()
+        return _Assembly(plan, options, components, params, groups).run()
 
     body.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [inspect.Parameter(v.param, inspect.Parameter.POSITIONAL_OR_KEYWORD) for v in plan.inputs]
@@ -63,9 +72,11 @@ def build_pipeline(plan: PipelinePlan, options: CompileOptions | None = None) ->
     body.__name__ = plan.name.replace("-", "_")
     try:
         with memoised_task_names():
-            return graph_component.GraphComponent(
+            component = graph_component.GraphComponent(
                 component_spec=spec, pipeline_func=body, display_name=plan.name
             )
+        tidy(component.pipeline_spec, groups)
+        return component
     except CompileError:
         raise
     except Exception as exc:  # kfp signals invalid graphs with many exception types
@@ -168,13 +179,16 @@ class _Assembly:
         options: CompileOptions,
         components: dict[str, Any],
         params: dict[str, Any],
+        groups: list[OptionalGroup],
     ):
         self.plan = plan
         self.options = options
         self.components = components
         self.params = params
+        self.groups = groups
         self.artifacts: dict[tuple[str, str], Any] = {}
         self.tasks: dict[str, Any] = {}
+        self.mounts: dict[str, int] = {}
 
     def run(self) -> dict[str, Any]:
         previous = None
@@ -216,21 +230,41 @@ class _Assembly:
         if key in self.artifacts:
             return self.artifacts[key]
         if kind == "mount":
-            artifact = self.importer(ref, f"mount {var}")
+            self.mounts[var] = self.mounts.get(var, 0) + 1
+            artifact = self.importer(ref, mount_key(var, self.mounts[var]), var)
         elif not optional:
-            artifact = self.importer(self.params[ref], f"import {var}")
+            artifact = self.importer(self.params[ref], import_key(var), var)
         else:
-            with dsl.If(self.params[ref] != "", name=f"{ref}-given"):
-                given = self.importer(self.params[ref], f"import {var}")
-            with dsl.Else(name=f"{ref}-absent"):
-                absent = self.importer(self.plan.sentinel_uri, f"{var} not given")
+            with dsl.If(self.params[ref] != "", name="given") as given_group:
+                given = self.importer(self.params[ref], import_key(var), var)
+            with dsl.Else(name="not given") as absent_group:
+                absent = self.importer(self.plan.sentinel_uri, absent_key(var), var)
             artifact = dsl.OneOf(given, absent)
+            self.groups.append(
+                OptionalGroup(var, artifact.task_name, given_group.name, absent_group.name)
+            )
         self.artifacts[key] = artifact
         return artifact
 
-    def importer(self, uri: Any, display_name: str) -> Any:
-        task = dsl.importer(artifact_uri=uri, artifact_class=dsl.Artifact, reimport=False)
-        task.set_display_name(display_name)
+    def importer(self, uri: Any, name: str, var: str) -> Any:
+        """`dsl.importer`'s task under the task key and label `name`, output named `var`'s."""
+        spec = structures.ComponentSpec(
+            name=name,
+            implementation=structures.Implementation(
+                importer=structures.ImporterSpec(
+                    artifact_uri=placeholders.InputValuePlaceholder("uri")._to_string(),
+                    schema_title=ARTIFACT_TYPE,
+                    schema_version=ARTIFACT_TYPE.rpartition("@")[2],
+                    reimport=False,
+                )
+            ),
+            inputs={"uri": structures.InputSpec(type="String")},
+            outputs={io_name(var): structures.OutputSpec(type=ARTIFACT_TYPE)},
+        )
+        task = importer_component.ImporterComponent(component_spec=spec)(uri=uri)
+        if task.name != name:  # validation reserves these keys: kfp never renames them
+            raise CompileError(f"pipeline '{self.plan.name}': task key '{name}' is taken")
+        task.set_display_name(name)
         task.set_caching_options(self.options.cache)
         return task.output
 

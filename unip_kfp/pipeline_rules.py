@@ -13,8 +13,9 @@ from . import models
 from .errors import Issue, Severity
 from .loader import Loaded, did_you_mean
 from .models import VALUE_DATATYPES
-from .naming import ENV_PREFIX, env_name, io_name, is_env_name, task_name
+from .naming import ENV_PREFIX, env_name, io_name, is_env_name
 from .roles import Role, roles, usages
+from .task_keys import RESERVED_TASK, task_key_problems
 from .yamlsource import FieldPath
 
 ERROR, WARNING = Severity.ERROR, Severity.WARNING
@@ -22,10 +23,6 @@ ERROR, WARNING = Severity.ERROR, Severity.WARNING
 # imports kfp.
 CPU_QUANTITY = re.compile(r"^([0-9]*[.])?[0-9]+m?$")
 MEMORY_QUANTITY = re.compile(r"^[0-9]+(E|Ei|P|Pi|T|Ti|G|Gi|M|Mi|K|Ki)?$")
-# Task names kfp gives its own tasks (importers, dsl.If/Else groups, loops, exit handlers).
-RESERVED_TASK = re.compile(
-    r"(importer|condition|condition-branches|for-loop|exit-handler)(-[0-9]+)?"
-)
 
 
 class PipelineChecker:
@@ -94,22 +91,8 @@ class PipelineChecker:
                         f"vars '{other}' and '{name}' both become {what} '{mapped}'",
                         "rename one of them",
                     )
-        tasks: dict[str, str] = {}
-        for index, stage in enumerate(self.spec.stages):
-            if RESERVED_TASK.fullmatch(task_name(stage.name)):
-                self.error(
-                    ("stages", index, "name"),
-                    f"stage name '{stage.name}' is taken by Kubeflow Pipelines' own tasks",
-                    "rename the stage (names like importer, condition-N, for-loop-N are reserved)",
-                )
-            other = tasks.setdefault(task_name(stage.name), stage.name)
-            if other != stage.name:
-                self.error(
-                    ("stages", index, "name"),
-                    f"stages '{other}' and '{stage.name}' both become KFP task "
-                    f"'{task_name(stage.name)}'",
-                    "rename one of them",
-                )
+        for path, message, hint in task_key_problems(self.spec, self.api):
+            self.error(path, message, hint)
 
     def check_boxes(self) -> None:
         defaults = [i for i, b in enumerate(self.spec.connected_boxes) if b.default]
@@ -400,4 +383,4 @@ def _duplicates(checker: PipelineChecker, names: list[str], path: FieldPath, wha
         first.setdefault(name, index)
 
 
-__all__ = ["PipelineChecker"]
+__all__ = ["CPU_QUANTITY", "MEMORY_QUANTITY", "RESERVED_TASK", "PipelineChecker"]

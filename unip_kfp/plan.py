@@ -11,7 +11,7 @@ import getpass
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 from typing import Any
 
@@ -358,13 +358,10 @@ def _plan_pipeline(
         )
     by_name = {v.name: v for v in variables}
     stages = _plan_stages(spec, by_name, boxes, settings)
-    description = f"UNIP ExperimentPipeline {pipeline.metadata.name}" + (
-        f" (API: {api.metadata.name})" if api else ""
-    )
-    return PipelinePlan(
+    plan = PipelinePlan(
         name=pipeline.metadata.name,
         namespace=pipeline.metadata.namespace or "",
-        description=description,
+        description="",
         api_component=api.metadata.name if api else None,
         file=file,
         user=user,
@@ -375,6 +372,10 @@ def _plan_pipeline(
         continue_with=_as_text(spec.continue_with),
         credentials=settings.config.kubeflow.credentials,
     )
+    from .guide import describe  # it reads plans: imported here, not at the top
+
+    order = [v.name for v in api_spec.inputs] if api_spec else []
+    return replace(plan, description=describe(plan, order))
 
 
 def _plan_stages(

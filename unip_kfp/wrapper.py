@@ -113,11 +113,11 @@ _SCRIPT_PARTS = (
     '||_d "cannot create $_p";};_e=$_p/$_n;fi&&printf %s "$1" >"$_e"||'
     '_d "cannot write $_e";}',
     "_r(){ while [ $# -gt 1 ];do _k=$#;case $1 in opt)_k=5;;in|out|val)_k=3;esac;"
-    '[ $# -gt $_k ]||_d "bad record: $1";_n=${2%%=*} _t=;case $_n in _*)false;;'
-    '*)(export "$_n=");esac||_d "bad name: $_n";case $2 in *=*)_t=${2#*=};'
+    '[ $# -gt $_k ]||_d "bad record: $1";_n=${2%%=*} _t=;[ "${_n#_}" = "$_n" ]&&'
+    '(export "$_n=")||_d "bad name: $_n";case $2 in *=*)_t=${2#*=};'
     'case $_t in /*[!/]*);;*)_d "bad target: $_t";esac;_t=${UNIP_KFP_TARGET_ROOT:-}$_t;esac;'
     '[ "$_g" ]&&case $1 in opt)[ "$4" != "$5" ]&&_i "$3"||unset -v "$_n" _e;;in)_i "$3";;'
-    'out)_o "$3";;*)_a "$3";esac&&[ "${_e+x}" ]&&export "$_n=$_e"&&unset -v _e;'
+    'out)_o "$3";;*)_a "$3";esac&&[ "${_e+x}" ]&&export "$_n=$_e";'
     "shift $_k;done;}",
     '_g=;_r "$@";_g=1;_r "$@";unset -v _n _t _k _p _g _e _w;exec sh -c "$0"',
 )

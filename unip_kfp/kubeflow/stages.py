@@ -57,7 +57,7 @@ def stage_keys(spec: dict[str, Any]) -> dict[str, str]:
     components = spec.get("components") or {}
     executors = ((spec.get("deploymentSpec") or {}).get("executors")) or {}
     tasks = ((spec.get("root") or {}).get("dag") or {}).get("tasks") or {}
-    waiting = {k: set(t.get("dependentTasks") or []) & set(tasks) for k, t in tasks.items()}
+    waiting = {k: _needs(t) & set(tasks) for k, t in tasks.items()}
     keys: dict[str, str] = {}
     while waiting:
         ready = sorted(k for k, deps in waiting.items() if not deps) or sorted(waiting)[:1]
@@ -70,6 +70,24 @@ def stage_keys(spec: dict[str, Any]) -> dict[str, str]:
         for deps in waiting.values():
             deps.difference_update(ready)
     return keys
+
+
+def _needs(task: dict[str, Any]) -> set[str]:
+    """The tasks `task` waits for: `dependentTasks` and the producers of its inputs.
+
+    The 2.17 backend adds the producers itself (`argocompiler/dag.go`,
+    `addImplicitDependencies`); packages list only the order no input implies.
+    """
+    inputs = task.get("inputs") or {}
+    bindings = [*(inputs.get("artifacts") or {}).values(),
+                *(inputs.get("parameters") or {}).values()]
+    producers = {
+        str(b[kind].get("producerTask"))
+        for b in bindings
+        for kind in ("taskOutputArtifact", "taskOutputParameter")
+        if isinstance(b, dict) and isinstance(b.get(kind), dict)
+    }
+    return set(task.get("dependentTasks") or []) | producers
 
 
 def task_details(run: Any) -> list[Any]:
