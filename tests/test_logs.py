@@ -237,5 +237,9 @@ def test_local_run_logs_by_id_after_its_folder_is_gone(
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines() == shown == ["[show] values: done"]
     assert cli("logs", run_id, "--stage", "show", "--tail", "0").stdout == ""
+    monkeypatch.chdir(tmp_path)
+    by_path = cli("logs", str(module / ".unip-kfp" / "runs" / run_id))  # the folder's path
+    assert by_path.stdout == "[show] values: done\n"
+    monkeypatch.chdir(module)
     result = cli("logs", run_id, "--stage", "nope")
     assert result.exit_code == 2 and "stages: show" in result.stderr

@@ -66,6 +66,9 @@ def logs(run_id: str, stage: str | None, follow: bool, tail: int | None, workdir
     from .local import logbook
 
     folder = workdir or os.getcwd()
+    parts = os.path.normpath(os.path.abspath(run_id)).split(os.sep)
+    if os.sep in run_id and parts[-3:-1] in ([".unip-kfp", "runs"], [".unip-kfp", "logs"]):
+        folder, run_id = os.sep.join(parts[:-3]) or os.sep, parts[-1]  # a run folder's path
     local = logbook.find_local_run(run_id, [folder])
     if local is not None:
         if follow and not local.ended:
