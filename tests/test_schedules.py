@@ -9,6 +9,7 @@ recurring run's workflows unless ORPHAN is asked for, as KFP 2.17 does.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -218,8 +219,6 @@ def test_list_pause_resume_delete(kfp: HookedKfpServer, env: S3Endpoint, module:
     assert cli("schedule", "resume", "nightly", "--host", kfp.url).exit_code == 0
     assert enabled(kfp) == [job["recurring_run_id"]]
     result = cli("schedule", "list", module / "manifests", "--format", "json", "--host", kfp.url)
-    import json
-
     (listed,) = json.loads(result.stdout)
     assert listed["name"] == "nightly" and listed["interval_seconds"] == 7200
     result = cli("schedule", "delete", "nightly", "--host", kfp.url)
@@ -296,3 +295,18 @@ def test_python_schedule_with_a_local_file_uploads_it_once(
     assert again.action == "unchanged" and not again.version_created
     assert [line for line in lines if line.startswith("input xy_train:")] == uploads
     assert again.schedule.recurring_run_id == applied.schedule.recurring_run_id
+
+
+def test_a_profile_namespace_owns_its_schedules(env: S3Endpoint, module: Path) -> None:
+    with HookedKfpServer(multi_user=True) as server:
+        args = ("--host", server.url, "--namespace", "team-a")
+        result = schedule(server, module, "--every", "1d", *args[2:])
+        assert result.exit_code == 0, result.stderr
+        (job,) = jobs(server)
+        assert job["namespace"] == "team-a"
+        assert server.experiments[job["experiment_id"]]["namespace"] == "team-a"
+        listed = cli("schedule", "list", "--format", "json", *args)
+        assert [s["name"] for s in json.loads(listed.stdout)] == ["my-pipeline"]
+        other = cli("schedule", "list", "--host", server.url, "--namespace", "team-b")
+        assert other.exit_code == 0 and "no schedules" in other.stderr
+        assert "unchanged" in schedule(server, module, "--every", "1d", *args[2:]).stderr
