@@ -149,9 +149,14 @@ def test_a_refusing_source_is_exit_5_and_says_why(
     assert result.exit_code == 5 and "unip-kfp: no log of stage 'stage1'" in result.stderr
 
 
-def test_follow_streams_a_running_stage_until_the_run_ends(
-    cluster: Cluster, env: S3Endpoint, module: Path, kubeconfig: Path
+@pytest.mark.parametrize("access", ["kubernetes", "ui"])
+def test_follow_prints_a_running_stage_until_the_run_ends(
+    cluster: Cluster, env: S3Endpoint, module: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, access: str
 ) -> None:
+    """Streamed from the Kubernetes API, or polled from the UI without it: the same lines."""
+    if access == "kubernetes":
+        monkeypatch.setenv("KUBECONFIG", str(cluster.k8s.kubeconfig(tmp_path / "kubeconfig")))
     cluster.kfp.run_script = [RunStep("RUNNING", {"stage1": "RUNNING"})]
     cluster.kfp.stage_logs["stage1"] = "epoch 1\n"
     from test_kubeflow_common import cli as run_cli
@@ -178,7 +183,8 @@ def test_follow_streams_a_running_stage_until_the_run_ends(
     writer.join()
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "[stage1] epoch 1\n[stage1] epoch 2\n[stage1] epoch 3\n[stage1] done\n"
-    assert any("follow=True" in p for p in pod_log_requests(cluster.k8s))
+    streamed = any("follow=True" in p for p in pod_log_requests(cluster.k8s))
+    assert streamed == (access == "kubernetes")
 
 
 def test_stage_choice_and_tail(cluster: Cluster, env: S3Endpoint, module: Path,
