@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -30,7 +32,13 @@ from local_cases.support import (
 import unip_kfp
 from unip_kfp.cli import main
 from unip_kfp.errors import EXIT_USAGE, UsageError
-from unip_kfp.local.sandbox import ISOLATION_ENV
+from unip_kfp.local.sandbox import (
+    ISOLATION_ENV,
+    NAMESPACE_SCRIPT,
+    Isolation,
+    StageBox,
+    choose_isolation,
+)
 
 NAMESPACES = namespaces_available()
 needs_namespaces = pytest.mark.skipif(not NAMESPACES, reason="no private mount namespaces here")
@@ -152,6 +160,38 @@ def test_the_module_folder_itself_as_an_input(
     result = unip_kfp.load("manifests").run_local(inputs={"data": "."}, keep=True, echo=Lines())
     assert read(Path(result.outputs["out"]) / "seen") == "s.sh\n"
     assert (manifests.parent / "src" / "s.sh").is_file()
+
+
+@needs_namespaces
+@pytest.mark.parametrize("scratch", ["tmpfs", "disk"])
+def test_a_view_keeps_changes_in_its_scratch_layer(tmp_path: Path, scratch: str) -> None:
+    # tmpfs (the default: no disk journal to wait for after a large write) and the disk
+    # layers used where a kernel refuses tmpfs upper layers
+    probed = choose_isolation(str(tmp_path / "probe"))
+    isolation = Isolation("namespace", tools=probed.tools, scratch=scratch)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "f").write_text("old\n", encoding="utf-8")
+    single = tmp_path / "single.txt"
+    single.write_text("one\n", encoding="utf-8")
+    box = StageBox(isolation, str(tmp_path / "stage"), str(tmp_path))
+    view, file_view = box.view(str(data)), box.view(str(single))
+    script = 'echo new >> "$1/f"; rm "$2"; cat "$1/f"; [ -e "$2" ] || echo gone'
+    done = subprocess.run(box.command(["sh", "-c", script, "s", view, file_view]),
+                          capture_output=True, text=True, check=False)
+    box.close()
+    assert (done.returncode, done.stdout) == (0, "old\nnew\ngone\n"), done.stderr
+    assert read(data / "f") == "old\n" and read(single) == "one\n"
+    assert not (tmp_path / "stage").exists()
+
+
+def test_the_namespace_script_passes_shellcheck(tmp_path: Path) -> None:
+    script = tmp_path / "ns.sh"
+    script.write_text("#!/bin/sh\n" + NAMESPACE_SCRIPT, encoding="utf-8")
+    checker = Path(sys.executable).parent / "shellcheck"
+    done = subprocess.run([str(checker), "-s", "sh", str(script)], capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0, done.stdout
 
 
 # --- the property: whatever a stage does to its inputs ----------------------------------------

@@ -44,16 +44,25 @@ ISOLATION_ENV = "UNIP_KFP_LOCAL_ISOLATION"
 _FICLONE = 0x40049409  # ioctl: share the source's blocks (btrfs, xfs, bcachefs...)
 _SEARCH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-# Runs as the namespace's first process: mount what the runner prepared, drop every
-# capability, start the stage. Paths are arguments, never part of the script.
+# Runs as the namespace's first process: give the views' changes a tmpfs, mount what the
+# runner prepared, drop every capability, start the stage. Paths are arguments, never part
+# of the script; the scratch folders' names are the runner's own (`u0 w0 u1 w1 ...`).
 NAMESPACE_SCRIPT = r"""set -u
-mount=$1 setpriv=$2 unshare=$3 folder=$4 root=$5 wd=$6
-shift 6
-cd -- "$folder" || exit 97
-if [ -s ./fstab ] && ! "$mount" --all --fstab ./fstab; then
+mount=$1 setpriv=$2 unshare=$3 folder=$4 root=$5 wd=$6 tmpfs=$7
+shift 7
+fail() {
   echo "unip-kfp: cannot mount the stage's inputs (UNIP_KFP_LOCAL_ISOLATION=copy: copies)" >&2
   exit 97
+}
+cd -- "$folder" || exit 97
+if [ "$tmpfs" -gt 0 ]; then
+  "$mount" -t tmpfs -o mode=0700 unip-views scratch || fail
+  i=0 dirs=
+  while [ "$i" -lt "$tmpfs" ]; do dirs="$dirs scratch/u$i scratch/w$i"; i=$((i + 1)); done
+  # shellcheck disable=SC2086 # the runner's own names, split on purpose
+  mkdir $dirs || fail
 fi
+if [ -s ./fstab ]; then "$mount" --all --fstab ./fstab || fail; fi
 set -- "$setpriv" --no-new-privs --inh-caps=-all --ambient-caps=-all --bounding-set=-all -- "$@"
 if [ -n "$root" ]; then
   exec "$unshare" --root="$root" --wd="$wd" "$@"
@@ -69,6 +78,10 @@ class Isolation:
 
     mode: str  # "namespace" | "copy"
     reason: str = ""
+    scratch: str = "tmpfs"
+    """Where views keep a stage's changes: "tmpfs" (in the namespace, in memory, no disk
+    journal to wait for right after a large write), or "disk" (where tmpfs upper layers
+    are refused) in the stage's folder."""
     tools: dict[str, str] = field(default_factory=dict)
     copied_bytes: int = 0
     copy_seconds: float = 0.0
@@ -115,41 +128,51 @@ def choose_isolation(scratch: str) -> Isolation:
     key = (device, tuple(sorted(found.items())))
     if key not in _PROBED:  # overlayfs needs the run folder's filesystem: probed once per one
         _PROBED[key] = _probe(found, scratch)
-    reason = _PROBED[key]
-    return Isolation("copy", reason) if reason else Isolation("namespace", tools=found)
+    scratch_kind, reason = _PROBED[key]
+    if reason:
+        return Isolation("copy", reason)
+    return Isolation("namespace", tools=found, scratch=scratch_kind)
 
 
-_PROBED: dict[tuple[int, tuple[tuple[str, str], ...]], str] = {}
+_PROBED: dict[tuple[int, tuple[tuple[str, str], ...]], tuple[str, str]] = {}
 
 
-def _probe(tools: dict[str, str], scratch: str) -> str:
-    """'' when an overlay mount works in a private namespace here, else why not."""
-    for sub in ("l", "u", "w", "m"):
-        os.makedirs(os.path.join(scratch, sub), exist_ok=True)
-    with open(os.path.join(scratch, "fstab"), "w", encoding="utf-8") as handle:
-        handle.write("overlay m overlay lowerdir=l,upperdir=u,workdir=w 0 0\n")
-    argv = _namespace_argv(tools, scratch, "", scratch, ["true"])
+def _probe(tools: dict[str, str], scratch: str) -> tuple[str, str]:
+    """("tmpfs" or "disk", '') when an overlay view works in a private namespace, else why not."""
+    reason = ""
+    data = os.path.join(scratch, "data")
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=20,
-                              stdin=subprocess.DEVNULL)
+        os.makedirs(data)
+        for kind in ("tmpfs", "disk"):
+            isolation = Isolation("namespace", tools=tools, scratch=kind)
+            box = StageBox(isolation, os.path.join(scratch, kind), scratch)
+            try:
+                box.view(data)
+                done = subprocess.run(box.command(["true"]), capture_output=True, text=True,
+                                      timeout=20, stdin=subprocess.DEVNULL)
+            finally:
+                box.close()
+            if done.returncode == 0:
+                return kind, ""
+            lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
+            reason = lines[0] if lines else f"the probe exited with {done.returncode}"
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return str(exc)
+        reason = str(exc)
     finally:
         remove_tree(scratch)
-    if done.returncode == 0:
-        return ""
-    lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
-    return lines[0] if lines else f"the probe exited with {done.returncode}"
+    return "disk", reason
 
 
 def _namespace_argv(
-    tools: dict[str, str], folder: str, root: str, workdir: str, argv: Sequence[str]
-) -> list[str]:
+    tools: dict[str, str], folder: str, root: str, workdir: str, tmpfs: int,
+    argv: Sequence[str],
+) -> list[str]:  # fmt: skip
     return [
         tools["unshare"], "--user", f"--map-user={os.getuid()}", f"--map-group={os.getgid()}",
         "--keep-caps", "--mount", "--propagation", "private",
         tools["sh"], "-c", NAMESPACE_SCRIPT, "unip-ns",
-        tools["mount"], tools["setpriv"], tools["unshare"], folder, root, workdir, *argv,
+        tools["mount"], tools["setpriv"], tools["unshare"], folder, root, workdir, str(tmpfs),
+        *argv,
     ]  # fmt: skip
 
 
@@ -183,19 +206,21 @@ class StageBox:
             size = copy_data(source, path, skip=self.run_dir)
             self.isolation.count(size, time.perf_counter() - began)
             return path
-        layer = os.path.join(self.folder, "layers", index)
-        for sub in ("u", "w"):
-            os.makedirs(os.path.join(layer, sub))
+        lower = os.path.join(self.folder, "lower", index)
+        os.makedirs(os.path.dirname(lower), exist_ok=True)
         if os.path.isdir(source):
-            os.symlink(os.path.abspath(source), os.path.join(layer, "l"))
+            os.symlink(os.path.abspath(source), lower)
             os.mkdir(path)
             mount_at = path
         else:  # a folder holding just this file is the lower layer
-            os.mkdir(os.path.join(layer, "l"))
-            _link_or_copy(source, os.path.join(layer, "l", name))
+            os.mkdir(lower)
+            _link_or_copy(source, os.path.join(lower, name))
             mount_at = place
+        if self.isolation.scratch == "disk":
+            for sub in ("u", "w"):
+                os.makedirs(os.path.join(self.folder, "scratch", sub + index))
         relative = os.path.relpath(mount_at, self.folder)
-        options = f"lowerdir=layers/{index}/l,upperdir=layers/{index}/u,workdir=layers/{index}/w"
+        options = f"lowerdir=lower/{index},upperdir=scratch/u{index},workdir=scratch/w{index}"
         self._mounts.append(f"overlay {mangle(relative)} overlay {options} 0 0")
         return path
 
@@ -213,7 +238,11 @@ class StageBox:
         with open(os.path.join(self.folder, "fstab"), "w", encoding="utf-8") as handle:
             handle.write("".join(line + "\n" for line in lines))
         root = self._skeleton.root if self._skeleton else ""
-        return _namespace_argv(self.isolation.tools, self.folder, root, self.workdir, argv)
+        tmpfs = len(self._mounts) if self.isolation.scratch == "tmpfs" else 0
+        if tmpfs:
+            os.makedirs(os.path.join(self.folder, "scratch"), exist_ok=True)
+        return _namespace_argv(self.isolation.tools, self.folder, root, self.workdir, tmpfs,
+                               argv)
 
     def close(self) -> None:
         """Remove the views, layers and skeleton (the namespace and its mounts are gone)."""
