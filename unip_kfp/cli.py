@@ -154,6 +154,7 @@ def _register_commands() -> None:
     """
     from . import (
         cli_authoring,
+        cli_cache,
         cli_cluster,
         cli_compile,
         cli_connect,
@@ -164,7 +165,7 @@ def _register_commands() -> None:
     )
 
     for module in (cli_compile, cli_run, cli_kubeflow, cli_operate, cli_schedule,
-                   cli_authoring, cli_cluster, cli_connect):
+                   cli_authoring, cli_cluster, cli_connect, cli_cache):
         for command in module.COMMANDS:
             main.add_command(command)
 

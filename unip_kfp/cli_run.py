@@ -37,6 +37,9 @@ from .runargs import check_local_destinations, command_line
 @click.option("--inherit-env", is_flag=True,
               help="Pass this shell's whole environment to local stages, not only a pod's.")
 @click.option("--keep", is_flag=True, help="Keep the local run folder after success.")
+@click.option("--reuse", is_flag=True,
+              help="Skip a stage whose result is stored for the same image, command, inputs "
+              "and code (local; .unip-kfp/cache).")
 @click.option("--parallel", is_flag=True, help="Compile with data dependencies only.")
 @click.option("--cache", is_flag=True, help="Let Kubeflow reuse cached results.")
 @click.option("--host", help="Kubeflow Pipelines API (default: KF_PIPELINES_ENDPOINT).")
@@ -60,7 +63,7 @@ def run(path: str, pipeline: str | None, inputs: tuple[str, ...], outputs: tuple
         wait: bool,
         timeout: float | None, from_version: str | None, s3_endpoint: str | None,
         boxes: tuple[str, ...], user: str | None, strict: bool, config: str | None,
-        token_file: str | None = None, ca_cert: str | None = None) -> None:
+        token_file: str | None = None, ca_cert: str | None = None, reuse: bool = False) -> None:
     """Run a pipeline: here (default) or on Kubeflow (--host)."""
     input_map = parse_pairs("-i", inputs)
     output_map = parse_pairs("-o", outputs)
@@ -76,10 +79,13 @@ def run(path: str, pipeline: str | None, inputs: tuple[str, ...], outputs: tuple
 
         run_local(target, pipeline=pipeline, inputs=input_map, outputs=output_map,
                   workdir=workdir, jobs=jobs, force=force, real_paths=real_paths,
-                  inherit_env=inherit_env, keep=keep,
+                  inherit_env=inherit_env, keep=keep, reuse=reuse,
                   parallel=parallel, s3_endpoint=s3_endpoint,
                   echo=lambda line: click.echo(line, err=True))
         return
+    if reuse:
+        raise UsageError("--reuse reuses this machine's stage results: run with --local, or "
+                         "use --cache on Kubeflow")
     from .kubeflow import submit
 
     # Fail before submitting, not after a long run: local -o folders must be usable.

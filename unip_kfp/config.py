@@ -12,7 +12,8 @@ from the caller's environment, and in the cluster from the Kubernetes Secrets na
     imagePullSecrets: [regcred]
     nodeSelector: {pool: cpu}          # every stage; tolerations: [...] likewise
     stages:
-      train: {nodeSelector: {pool: gpu}, tolerations: [{key: gpu, operator: Exists}]}
+      train: {nodeSelector: {pool: gpu}, tolerations: [{key: gpu, operator: Exists}],
+              cacheKeyFiles: [src/lib/**]}   # also train's code, for run --reuse
     s3: {endpoint: http://minio.example:9000}
     kubeflow: {host: https://kubeflow.example, namespace: team-a}
 """
@@ -136,12 +137,25 @@ class Scheduling(_Model):
     )
 
 
+class StageConfig(Scheduling):
+    """One stage: where it may run, and what else its code is (for `run --reuse`)."""
+
+    cache_key_files: list[str] = Field(
+        default_factory=list,
+        alias="cacheKeyFiles",
+        description="Files or folders (globs, relative to the module folder) that are part "
+        "of this stage's code besides those its command names, e.g. the modules it imports: "
+        "a change to any of them makes `run --reuse` run the stage again.",
+    )
+
+
 class ProjectConfig(Scheduling):
     """The whole file; its own nodeSelector/tolerations apply to every stage."""
 
-    stages: dict[str, Scheduling] = Field(
+    stages: dict[str, StageConfig] = Field(
         default_factory=dict,
-        description="Per stage name: nodeSelector/tolerations on top of the file's own.",
+        description="Per stage name: nodeSelector/tolerations on top of the file's own, "
+        "and cacheKeyFiles.",
         json_schema_extra=_NO_CREDENTIAL_KEYS,
     )
     user: str | None = Field(None, description="File-API user of relative input paths.")

@@ -26,6 +26,7 @@ from .data import Artifact, DataResolver
 from .package import ROOT, Package, constant_value
 from .process import Finished, Supervisor, signal_name
 from .result import StageFailedError, StageState, Status
+from .reuse import Reuse
 from .stage import Launch, RunLayout, Stages, safe_name
 
 __all__ = ["Outputs", "RunLayout", "Walker"]
@@ -62,7 +63,9 @@ class Walker:
         jobs: int,
         echo: Callable[[str], None],
         sentinel: str,
+        reuse: Reuse | None = None,
     ):
+        self.reuse = reuse  # run --reuse: stored results (reuse.py)
         self.package = package
         self.layout = layout
         self.resolver = resolver
@@ -226,6 +229,11 @@ class Walker:
         scope: tuple[str, ...],
     ) -> Outputs:
         state = self.states[scope + (name,)]
+        container = self.package.executor(component).container
+        probe = None if self.reuse is None else self.reuse.probe(
+            state, name, container, component, params, arts, scope)
+        if probe is not None and probe.outputs is not None:
+            return Outputs(artifacts=probe.outputs)
         self._acquire(state)
         try:
             launch = self.stages.prepare(name, state.name, task, component, params, arts, scope)
@@ -243,6 +251,8 @@ class Walker:
             self.echo(f"unip-kfp: {state.name}: failed: {problem}")
             raise self._record(StageFailedError(f"stage '{state.name}' failed: {problem}",
                                                 state.result()))
+        if probe is not None and self.reuse is not None:
+            self.reuse.keep(probe, state, launch.outputs)
         return Outputs(artifacts=launch.outputs)
 
     def _acquire(self, state: StageState) -> None:

@@ -25,6 +25,7 @@ class Status:
     FAILED = "failed"
     SKIPPED = "skipped"
     CANCELED = "canceled"
+    REUSED = "reused"
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class StageResult:
     log_path: str | None
     started: float | None = None
     finished: float | None = None
+    reused_from: str | None = None
+    """With `run --reuse`: the run whose stored result this stage reused (status "reused")."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,8 @@ class LocalRunResult:
 
     @property
     def succeeded(self) -> bool:
-        return all(s.status in (Status.SUCCEEDED, Status.SKIPPED) for s in self.stages)
+        return all(s.status in (Status.SUCCEEDED, Status.SKIPPED, Status.REUSED)
+                   for s in self.stages)
 
     def stage(self, name: str) -> StageResult:
         return next(s for s in self.stages if s.name == name)
@@ -87,6 +91,7 @@ class StageState:
     started: float | None = None
     finished: float | None = None
     pid: int | None = None
+    reused_from: str | None = None
 
     def result(self) -> StageResult:
         duration = (
@@ -103,6 +108,7 @@ class StageState:
             self.log_path if ran else None,
             self.started,
             self.finished,
+            self.reused_from,
         )
 
 

@@ -32,6 +32,7 @@ from .package import Package
 from .process import Supervisor, Terminated, ignoring_signals, stop_on_signals
 from .realpaths import RealPaths
 from .result import LocalRunResult, RunInterruptedError, StageFailedError, Status
+from .reuse import open_reuse
 from .sandbox import Isolation, choose_isolation, remove_tree
 from .stage import Stages
 from .summary import summary_lines
@@ -60,6 +61,7 @@ def run_local(
     parallel: bool = False,
     echo: Echo | None = None,
     s3_endpoint: str | None = None,
+    reuse: bool = False,
 ) -> LocalRunResult:
     """Run one pipeline here and return what happened.
 
@@ -69,9 +71,10 @@ def run_local(
     folders, `s3://`/`minio://` URIs or box paths, written once the run succeeded.
     Stages run in `workdir` (default: the module folder, `target.module_folder`; the
     current folder for a package), each with its own view of its inputs and its pod's
-    environment (`inherit_env`: all of this process's). Raises `UsageError` (nothing ran),
-    `StageFailedError` (run folder kept), `RunInterruptedError` on SIGTERM
-    (KeyboardInterrupt on Ctrl-C) after stopping the stages' process groups.
+    environment (`inherit_env`: all of this process's). `reuse` skips a stage whose result
+    is stored for the same image, command, inputs and code (`reuse.py`). Raises
+    `UsageError` (nothing ran), `StageFailedError` (run folder kept), `RunInterruptedError`
+    on SIGTERM (KeyboardInterrupt on Ctrl-C) after stopping the stages' process groups.
     """
     say = _serialized(echo or _to_stderr)
     prepared = prepare(target, pipeline=pipeline, parallel=parallel)
@@ -92,13 +95,19 @@ def run_local(
     stages = Stages(package, checked.layout, isolation, inherit_env=inherit_env,
                     real_paths=checks, echo=say)
     supervisor = Supervisor()
+    reusing = open_reuse(folder, checked.layout, package.name, prepared.plan, prepared.settings,
+                         say) if reuse else None
     walker = Walker(package, checked.layout, resolver=checked.resolver, supervisor=supervisor,
                     stages=stages, jobs=1 if real_paths else (jobs or os.cpu_count() or 1),
-                    echo=say, sentinel=prepared.plan.sentinel_uri)
+                    echo=say, sentinel=prepared.plan.sentinel_uri, reuse=reusing)
     say(f"unip-kfp: run {checked.layout.run_id} of '{package.name}' in {folder}")
     notes = (isolation.summary, _environment_note(inherit_env))
     run = _Run(checked, package, walker, supervisor, say, notes, prepared.plan)
-    return run.execute(keep=keep)
+    try:
+        return run.execute(keep=keep)
+    finally:
+        if reusing is not None:
+            reusing.store.close()
 
 
 def _start(layout: RunLayout, say: Echo) -> Isolation:

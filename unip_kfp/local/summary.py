@@ -49,7 +49,7 @@ def _table(stages: Sequence[StageResult], *, with_logs: bool) -> list[str]:
     for stage in stages:
         row = [
             stage.name,
-            stage.status,
+            f"reused from {stage.reused_from}" if stage.reused_from else stage.status,
             f"{stage.duration:.2f} s" if stage.duration is not None else "-",
             str(stage.exit_code) if stage.exit_code is not None else "-",
         ]
