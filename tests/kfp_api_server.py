@@ -181,6 +181,7 @@ class KfpApiServer(RecurringRoutes, UiRoutes, Routes):
                 ("GET", rf"{e}/([^/:]+)", self._get_experiment),
                 ("POST", rf"{p}/upload", self._upload_pipeline),
                 ("POST", rf"{p}/upload_version", self._upload_version),
+                ("POST", p, self._create_pipeline),
                 ("GET", p, self._list_pipelines),
                 ("GET", rf"{p}/names/([^/]+)", self._get_pipeline_by_name),
                 ("GET", rf"{p}/([^/]+)", self._get_pipeline),
@@ -198,6 +199,7 @@ class KfpApiServer(RecurringRoutes, UiRoutes, Routes):
                 ("POST", rf"{j}/([^/:]+):disable", self._disable_recurring_run),
                 ("DELETE", rf"{j}/([^/:]+)", self._delete_recurring_run),
                 ("GET", r"(?:/pipeline)?/k8s/pod/logs", self._ui_pod_logs),
+                ("GET", r"(?:/pipeline)?/", self._ui_index),
             ]
         ]
 

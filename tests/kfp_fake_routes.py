@@ -208,6 +208,38 @@ class Routes:
         self.pipelines[pipeline["pipeline_id"]] = pipeline
         return copy.deepcopy(pipeline)
 
+    def _create_pipeline(self, request: RecordedRequest) -> dict[str, Any]:
+        """``pipeline_server.go`` ``CreatePipeline``: a pipeline without any version.
+
+        ``toModelPipeline``: the name is ``name``, else ``display_name`` (and the display
+        name the name, when missing); ``createPipeline``: ``ReplaceNamespace``, then "name is
+        required"; ``pipeline_store.go`` ``CreatePipeline``: a taken name (in the namespace)
+        is ``NewAlreadyExistError`` (409), wrapped by ``resource_manager.go`` and the server.
+        """
+        body = request.json if isinstance(request.json, dict) else {}
+        context = "Failed to create a pipeline due to server error"
+        name = body.get("name") or body.get("display_name") or ""
+        if not name:
+            raise invalid_input("name is required").wrap(context)
+        ns = self._ns(body.get("namespace"))
+        if any(p["name"] == name and p.get("namespace", "") == ns for p in self.pipelines.values()):
+            raise already_exists(
+                f"Failed to create a new pipeline. The name {name} already exist. Please "
+                "specify a new name"
+            ).wrap("Failed to create a pipeline in PipelineStore").wrap(context)
+        pipeline = {
+            "pipeline_id": str(uuid.uuid4()),
+            "name": name,
+            "display_name": body.get("display_name") or name,
+            "created_at": now_rfc3339(),
+        }
+        if body.get("description"):
+            pipeline["description"] = body["description"]
+        if ns:
+            pipeline["namespace"] = ns
+        self.pipelines[pipeline["pipeline_id"]] = pipeline
+        return copy.deepcopy(pipeline)
+
     def _upload_version(self, request: RecordedRequest) -> dict[str, Any]:
         part = self._upload_part(request)
         q = request.query

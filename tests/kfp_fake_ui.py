@@ -145,6 +145,17 @@ class UiRoutes:
         self.sync_pods(self.runs[run_id])
         return answer
 
+    # ---- the app's page (frontend/server/app.ts)
+
+    def _ui_index(self, request: RecordedRequest) -> Raw:
+        """``app.ts`` ``registerHandler(app.get, '/', indexHtmlHandler)``: the UI serves its
+        index.html at ``/`` and ``<basePath>/``. The API server's mux registers no ``/``
+        (``backend/src/apiserver/main.go``): gorilla mux answers 404 "404 page not found"."""
+        if not self.ui:
+            return Raw(404, "404 page not found\n")
+        return Raw(200, '<!doctype html><html><head><title>Kubeflow Pipelines</title></head>'
+                   '<body><div id="root"></div></body></html>', "text/html; charset=utf-8")
+
     # ---- the route (frontend/server/handlers/pod-logs.ts)
 
     def _ui_pod_logs(self, request: RecordedRequest) -> Raw:

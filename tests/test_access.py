@@ -116,7 +116,8 @@ def test_ca_bundle_from_option_environment_or_config(
     token_file.write_text(TOKEN)
     result = upload(url, "--token-file", token_file, "--ca-cert", ca.ca_pem)
     assert result.exit_code == 0, result.output
-    assert [r.method for r in kfp.requests if r.path.endswith("/upload")] == ["POST"]
+    # the pipeline is created, then its first version uploaded (named by its hash)
+    assert [r.method for r in kfp.requests if r.path.endswith("/upload_version")] == ["POST"]
     monkeypatch.setenv("KF_PIPELINES_SSL_CA_CERT", str(ca.ca_pem))
     assert upload(url, "--token-file", token_file).exit_code == 0
     monkeypatch.delenv("KF_PIPELINES_SSL_CA_CERT")

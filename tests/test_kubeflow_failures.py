@@ -169,8 +169,9 @@ def test_input_the_server_misses_is_exit_2(
         "      - name: xy_test\n", 1))
     uploaded = cli("upload", changed / "manifests", "--host", kfp.url)
     assert uploaded.exit_code == 0, uploaded.output
+    version_id = uploaded.stdout.split("version_id: ")[1].strip()
     result = cli("run", module / "manifests", "--host", kfp.url, "--from-version",
-                 "my-pipeline:my-pipeline", *URIS)
+                 f"my-pipeline:{version_id}", *URIS)
     assert result.exit_code == 2, result.output
     assert "parameter seed is not optional, yet has neither default value nor user provided " \
         "value" in result.stderr

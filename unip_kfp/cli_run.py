@@ -52,6 +52,9 @@ from .runargs import check_local_destinations, command_line
               help="Wait for the Kubeflow run to finish.")
 @click.option("--timeout", type=click.FloatRange(min=0), help="Stop waiting after SECONDS.")
 @click.option("--from-version", help="Run an uploaded pipeline version instead of a package.")
+@click.option("--upload", "upload_first", is_flag=True,
+              help="Upload the package first (a new version only if it changed) and run that "
+              "version; without it, a version already holding the package is used if any.")
 @click.option("--s3-endpoint", help="S3/MinIO endpoint for box inputs and outputs.")
 @plan_options
 @handle_errors
@@ -63,7 +66,8 @@ def run(path: str, pipeline: str | None, inputs: tuple[str, ...], outputs: tuple
         wait: bool,
         timeout: float | None, from_version: str | None, s3_endpoint: str | None,
         boxes: tuple[str, ...], user: str | None, strict: bool, config: str | None,
-        token_file: str | None = None, ca_cert: str | None = None, reuse: bool = False) -> None:
+        token_file: str | None = None, ca_cert: str | None = None, reuse: bool = False,
+        upload_first: bool = False) -> None:
     """Run a pipeline: here (default) or on Kubeflow (--host)."""
     input_map = parse_pairs("-i", inputs)
     output_map = parse_pairs("-o", outputs)
@@ -73,8 +77,8 @@ def run(path: str, pipeline: str | None, inputs: tuple[str, ...], outputs: tuple
     remote = not force_local and bool(host or os.environ.get("KF_PIPELINES_ENDPOINT")
                                       or settings.config.kubeflow.host or from_version)
     if not remote:
-        if from_version:
-            raise UsageError("--from-version runs on Kubeflow: give --host")
+        if from_version or upload_first:
+            raise UsageError("--from-version and --upload run on Kubeflow: give --host")
         from .local import run_local
 
         run_local(target, pipeline=pipeline, inputs=input_map, outputs=output_map,
@@ -95,7 +99,8 @@ def run(path: str, pipeline: str | None, inputs: tuple[str, ...], outputs: tuple
                     token_file=token_file, ca_cert=ca_cert,
                     experiment=experiment, run_name=run_name, inputs=input_map,
                     from_version=from_version, s3_endpoint=s3_endpoint, cache=cache,
-                    parallel=parallel, echo=lambda line: click.echo(line, err=True))
+                    parallel=parallel, echo=lambda line: click.echo(line, err=True),
+                    upload=upload_first)
     click.echo(handle.run_id)
     if not wait:
         return

@@ -41,6 +41,7 @@ from typing import Any
 
 from ..config import KubeflowConfig
 from ..errors import RunFailedError, UnipKfpError, UnreachableError, UsageError
+from . import links
 from .access import TOKEN_ENV, resolve_ca, ssl_context, suggest_prefix, tls_failure
 from .server_errors import (  # noqa: F401  (api_status and AUTH_HINT are used from here too)
     AUTH_HINT,
@@ -92,7 +93,7 @@ class Connection:
     client: Any
     host: str
     namespace: str | None
-    ui_host: str
+    ui_host: str | Callable[[], str]  # or: find it out when a link is made (links.py)
     multi_user: bool | None = None  # None: a caller's own client, not probed
 
     @property
@@ -110,14 +111,13 @@ class Connection:
         return self.namespace if self.multi_user is False and self.namespace else None
 
     def run_url(self, run_id: str) -> str:
-        return f"{self.ui_host}/#/runs/details/{run_id}"
+        return links.run_url(self, run_id)
 
     def experiment_url(self, experiment_id: str) -> str:
-        return f"{self.ui_host}/#/experiments/details/{experiment_id}"
+        return links.experiment_url(self, experiment_id)
 
     def pipeline_url(self, pipeline_id: str, version_id: str | None = None) -> str:
-        url = f"{self.ui_host}/#/pipelines/details/{pipeline_id}"
-        return f"{url}/version/{version_id}" if version_id else url
+        return links.pipeline_url(self, pipeline_id, version_id)
 
     @contextlib.contextmanager
     def call(self, action: str, refused: type[UnipKfpError] = RunFailedError) -> Iterator[None]:
@@ -155,9 +155,9 @@ def connect(
                 f"Kubeflow at {resolved_host} is multi-user: choose your profile namespace "
                 "with --namespace NS (or kubeflow.namespace in unip-kfp.yaml)"
             )
-    kfp_client = _new_client(resolved_host, chosen_ns, auth, ca)
-    ui_host = os.environ.get("KF_PIPELINES_UI_ENDPOINT") or resolved_host
-    return Connection(kfp_client, resolved_host, chosen_ns, ui_host.rstrip("/"), multi_user)
+    ui = links.ui_host(config.ui_host, resolved_host, auth, timeout, ca)
+    return Connection(_new_client(resolved_host, chosen_ns, auth, ca), resolved_host, chosen_ns,
+                      ui, multi_user)
 
 
 def note_ignored_namespace(connection: Connection, say: Callable[[str], None]) -> None:

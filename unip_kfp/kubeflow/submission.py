@@ -25,10 +25,11 @@ from ..plan import PipelinePlan
 from ..runargs import InputValue, box_uri, parse_inputs
 from ..s3 import Location, resolve_endpoint
 from ..target import Prepared, prepare
+from . import links
 from .connection import Connection, connect, note_ignored_namespace
 from .handle import RunHandle
 from .storage import Storage
-from .versions import find_version, unwrap_platform, unwrap_spec
+from .versions import select_version, unwrap_platform, unwrap_spec
 
 DEFAULT_PIPELINE_ROOT = "minio://mlpipeline/v2/artifacts"
 
@@ -53,6 +54,7 @@ def submit(
     cache: bool = False,
     parallel: bool = False,
     echo: Callable[[str], None] | None = None,
+    upload: bool = False,
 ) -> RunHandle:
     """Start a run of `target` (a `Project` or a package file) on Kubeflow; don't wait.
 
@@ -61,6 +63,8 @@ def submit(
     through, other strings are file-API paths in the default box, and value inputs take
     numbers, dicts or their text. `from_version` is `[PIPELINE:]VERSION` (ids or names; the
     pipeline defaults to the manifest's pipeline name) of an uploaded version to run instead.
+    Otherwise the run references the uploaded version that holds this very package, if one
+    does (`upload=True` uploads it first), and embeds the package when none does.
     """
     say = echo or print
     prepared = prepare(target, pipeline=pipeline, cache=cache, parallel=parallel)
@@ -74,11 +78,9 @@ def submit(
     connection = connect(client=client, host=host, namespace=namespace, token=token,
                          token_file=token_file, ca_cert=ca_cert, config=settings.kubeflow)
     note_ignored_namespace(connection, say)
-    version = (
-        find_version(connection, from_version, default_pipeline=plan.name)
-        if from_version else None
-    )
-    spec, platform = _run_spec(prepared, version)
+    version, same = select_version(connection, prepared, from_version=from_version,
+                                   upload=upload, say=say)
+    spec, platform = _run_spec(prepared, None if same else version)
     params = _parameters(plan, given, storage, say)
     pipeline_root = settings.kubeflow.pipeline_root or DEFAULT_PIPELINE_ROOT
     experiment_name = _experiment_name(experiment or settings.kubeflow.experiment, plan, say)
@@ -94,6 +96,8 @@ def submit(
     )
     say(f"experiment '{experiment_name}': {connection.experiment_url(experiment_id)}")
     say(f"run '{name}' ({run.run_id}): {handle.url}")
+    if (hint := links.hint(connection)) is not None:
+        say(hint)
     return handle
 
 

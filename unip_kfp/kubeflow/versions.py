@@ -1,11 +1,15 @@
 """Upload packages as pipelines and versions without sprawl; find uploaded versions again.
 
 A package is identified by the SHA-256 of its bytes (compilation is deterministic, so the
-same manifests give the same hash). The first upload creates the pipeline; KFP then names
-its first version after the pipeline. Later uploads create a version named
-`sha256-<first 12 hex digits>`. Every version we create carries `[unip-kfp sha256:<hex>]` in
-its description, so an unchanged package is recognised (by name or by that mark) and
-creates nothing new.
+same manifests give the same hash). Every version is named `sha256-<first 12 hex digits>`,
+the first one included: KFP 2.17's upload route names a new pipeline's first version after
+the pipeline and takes no version name (`backend/src/apiserver/server/
+pipeline_upload_server.go`, `uploadPipeline`), so a new pipeline is created on its own
+(`POST /apis/v2beta1/pipelines`, `pipeline_server.go` `CreatePipeline`: no version) and the
+package uploaded as its first version. Every version carries `[unip-kfp sha256:<hex>]` at the
+end of its description, after the guide to the inputs (`guide.py`), so an unchanged package
+is recognised (by name or by that mark) and creates nothing new, and a run of that package
+can reference the version instead of embedding it (`select_version`).
 """
 
 from __future__ import annotations
@@ -18,9 +22,12 @@ from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from ..errors import UsageError
-from ..target import prepare
+from ..target import Prepared, prepare
+from . import links
 from .connection import Connection, api_status, connect, note_ignored_namespace
 
+DESCRIPTION_LIMIT = 3000
+"""Characters of a version's description (see `version_description`)."""
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -67,9 +74,20 @@ def upload(
                          token_file=token_file, ca_cert=ca_cert,
                          config=prepared.settings.config.kubeflow)
     note_ignored_namespace(connection, say)
-    name = pipeline_name or prepared.plan.name
-    mark = content_mark(prepared.sha256)
-    text = f"{description or prepared.plan.description or f'UNIP pipeline {name}'} {mark}"
+    done = upload_prepared(connection, prepared, name=pipeline_name, description=description,
+                           say=say)
+    if (hint := links.hint(connection)) is not None:
+        say(hint)
+    return done
+
+
+def upload_prepared(connection: Connection, prepared: Prepared, *, name: str | None = None,
+                    description: str | None = None,
+                    say: Callable[[str], None] = print) -> Upload:
+    """Upload a prepared package as a content-hash version of pipeline `name` (see above)."""
+    name = name or prepared.plan.name
+    guide = description or prepared.plan.description or f"UNIP pipeline {name}"
+    text = version_description(guide, prepared.sha256)
     with tempfile.TemporaryDirectory(prefix="unip-kfp-") as folder:
         path = os.path.join(folder, f"{prepared.plan.name}.yaml")
         with open(path, "wb") as handle:
@@ -77,19 +95,37 @@ def upload(
         return _upload_file(connection, path, name, prepared.sha256, text, say)
 
 
+def version_description(guide: str, sha256: str) -> str:
+    """The guide, then the content mark; at most DESCRIPTION_LIMIT characters.
+
+    The upload route takes the description as a query parameter (`kfp.Client`
+    `upload_pipeline_version`): a long guide is cut at a line, so that proxies in front of
+    the API (an nginx ingress allows 8 KiB per request line) accept the URL.
+    """
+    mark, lines = content_mark(sha256), guide.split("\n")
+    while len(lines) > 1 and len("\n".join(lines)) + len(mark) + 4 > DESCRIPTION_LIMIT:
+        lines.pop()
+    text = "\n".join(lines)
+    if text != guide:
+        text += "\n\n(cut: the package's inputs list them all)"
+    return f"{text[:DESCRIPTION_LIMIT - len(mark) - 2]}\n\n{mark}"
+
+
 def _upload_file(connection: Connection, path: str, name: str, sha: str, text: str,
                  say: Callable[[str], None]) -> Upload:
-    """Upload the package at `path` as pipeline `name`, unless a version already holds it."""
+    """Upload the package at `path` as pipeline `name`, unless a version already holds it.
+
+    `text` is the version's description (with the content mark); the pipeline, when this
+    creates it, gets the same text without the mark.
+    """
     pipeline_id = find_pipeline(connection, name)
     if pipeline_id is None:
-        pipeline_id = _create_pipeline(connection, path, name, text)
+        guide = text.replace(content_mark(sha), "").strip()
+        pipeline_id = _create_pipeline(connection, name, guide)
         if pipeline_id is not None:
-            first = next(_versions(connection, pipeline_id), None)
-            if first is None:
-                raise UsageError(f"Kubeflow created pipeline '{name}' without a version")
             say(f"pipeline '{name}' created: {connection.pipeline_url(pipeline_id)}")
-            return Upload(pipeline_id, first.pipeline_version_id, True)
-        pipeline_id = find_pipeline(connection, name)  # created meanwhile by someone else
+        else:
+            pipeline_id = find_pipeline(connection, name)  # created meanwhile by someone else
         if pipeline_id is None:
             raise UsageError(f"pipeline '{name}' exists but cannot be listed here")
     existing = _same_package(connection, pipeline_id, sha)
@@ -108,6 +144,36 @@ def _upload_file(connection: Connection, path: str, name: str, sha: str, text: s
     say(f"pipeline '{name}': unchanged, version {existing.display_name or existing.name} "
         "already holds this package")
     return Upload(pipeline_id, existing.pipeline_version_id, False)
+
+
+def select_version(connection: Connection, prepared: Prepared, *, from_version: str | None,
+                   upload: bool, say: Callable[[str], None]) -> tuple[Any, bool]:
+    """The uploaded version a run references, or None to embed the package.
+
+    `from_version` names one; `upload` uploads the package first (a new version only when
+    its content is new); otherwise the version of the manifests' pipeline that holds exactly
+    this package is used when there is one, so that the run lists that version in the UI
+    rather than "[View pipeline]" (a run with the package embedded has no version). The flag
+    says whether the version holds this very package.
+    """
+    name = prepared.plan.name
+    if from_version:
+        if upload:
+            raise UsageError("--upload and --from-version: choose one")
+        return find_version(connection, from_version, default_pipeline=name), False
+    if upload:
+        done = upload_prepared(connection, prepared, say=say)
+        with connection.call(f"reading pipeline version {done.version_id}", UsageError):
+            return connection.client.get_pipeline_version(done.pipeline_id, done.version_id), True
+    try:
+        pipeline_id = find_pipeline(connection, name)
+    except UsageError:  # several pipelines of that name: embed, as without an upload
+        return None, False
+    version = _same_package(connection, pipeline_id, prepared.sha256) if pipeline_id else None
+    if version is not None:
+        say(f"pipeline '{name}': version {version.display_name or version.name} holds this "
+            "package; the run references it")
+    return version, version is not None
 
 
 def unwrap_spec(spec: Any) -> dict[str, Any]:
@@ -213,15 +279,17 @@ def _same_package(connection: Connection, pipeline_id: str, sha: str) -> Any:
     return None
 
 
-def _create_pipeline(connection: Connection, path: str, name: str, text: str) -> str | None:
-    """Upload a new pipeline (and thus its first version); None if the name got taken."""
+def _create_pipeline(connection: Connection, name: str, text: str) -> str | None:
+    """Create pipeline `name` without any version; None if the name got taken meanwhile."""
+    import kfp_server_api
     from kfp_server_api.exceptions import ApiException
 
-    with connection.call(f"uploading pipeline '{name}'"):
+    body = kfp_server_api.V2beta1Pipeline(
+        name=name, display_name=name, description=text, namespace=connection.namespace
+    )
+    with connection.call(f"creating pipeline '{name}'"):
         try:
-            created = connection.client.upload_pipeline(
-                path, pipeline_name=name, description=text, namespace=connection.namespace
-            )
+            created = connection.client._pipelines_api.pipeline_service_create_pipeline(body)
         except ApiException as exc:
             if api_status(exc) != 409:
                 raise
