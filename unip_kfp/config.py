@@ -98,8 +98,9 @@ class KubeflowConfig(_Model):
     ui_host: str | None = Field(
         None,
         alias="uiHost",
-        description="Kubeflow Pipelines UI URL, for stage logs (its /k8s/pod/logs route) when "
-        "the host is the API server itself (default: KF_PIPELINES_UI_ENDPOINT, then the host).",
+        description="Kubeflow Pipelines UI URL, for the links commands print and for stage "
+        "logs (its /k8s/pod/logs route), when the host is the API server itself (default: "
+        "KF_PIPELINES_UI_ENDPOINT, then the host if it serves the UI).",
     )
     log_archive: str | None = Field(
         None,
