@@ -165,9 +165,15 @@ def test_follow_prints_a_running_stage_until_the_run_ends(
                      *URI_ARGS).stdout.strip()
     record = cluster.kfp.runs[run_id]
 
+    def following() -> bool:  # streaming from Kubernetes, or polling the UI
+        if access == "kubernetes":
+            return any("follow=True" in p for p in pod_log_requests(cluster.k8s))
+        return bool(log_requests(cluster.kfp))
+
     def training() -> None:  # the stage writes on, then ends; the run then succeeds
         pod = record.workflow.stage_pod("stage1")
-        while cluster.pods.get("kubeflow", pod) is None:
+        deadline = time.monotonic() + 30
+        while not following() and time.monotonic() < deadline:
             time.sleep(0.01)
         for epoch in (2, 3):
             time.sleep(0.05)
