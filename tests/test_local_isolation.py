@@ -260,17 +260,41 @@ def listing(path: Path) -> dict[str, bytes | None]:
     return found
 
 
-@settings(max_examples=5, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
+PROPERTY = given(
     files=st.dictionaries(NAMES, st.binary(max_size=64), min_size=1, max_size=5),
     first=st.lists(st.tuples(ACTIONS, NAMES), min_size=1, max_size=6),
     second=st.lists(st.tuples(ACTIONS, NAMES), min_size=1, max_size=6),
 )
-def test_whatever_stages_do_to_their_inputs_nothing_else_changes(
-    tmp_path: Path, mode: str, files: dict[str, bytes], first: list[tuple[str, str]],
-    second: list[tuple[str, str]],
+
+
+@needs_namespaces
+@settings(max_examples=5, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@PROPERTY
+def test_whatever_stages_do_to_their_views_nothing_else_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: dict[str, bytes],
+    first: list[tuple[str, str]], second: list[tuple[str, str]],
 ) -> None:
+    monkeypatch.setenv(ISOLATION_ENV, "auto")
+    _check_property(tmp_path, files, first, second)
+
+
+@settings(max_examples=3, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@PROPERTY
+def test_whatever_stages_do_to_their_copies_nothing_else_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: dict[str, bytes],
+    first: list[tuple[str, str]], second: list[tuple[str, str]],
+) -> None:
+    monkeypatch.setenv(ISOLATION_ENV, "copy")
+    _check_property(tmp_path, files, first, second)
+
+
+def _check_property(tmp_path: Path, files: dict[str, bytes], first: list[tuple[str, str]],
+                    second: list[tuple[str, str]]) -> None:
+    """Stages that delete, truncate, append to, chmod and add files in every input they get
+    change nothing outside their own views: byte for byte, the user's inputs, the box, and
+    what every later stage sees stay as they were."""
     work = tmp_path / secrets.token_hex(4)
     folder = work / "user" / "folder"
     for name, data in files.items():
