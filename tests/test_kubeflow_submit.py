@@ -5,6 +5,7 @@ Every assertion is on requests recorded by the fake KFP API server (real HTTP on
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import textwrap
@@ -313,11 +314,14 @@ def test_invalid_manifests_and_compile_errors_never_reach_kubeflow(
 def test_cached_and_parallel_options_shape_the_package(
     kfp: HookedKfpServer, env: S3Endpoint, module: Path
 ) -> None:
+    for key in ("t", "v"):  # --cache reads each input object's ETag for the stage keys
+        env.minio().put_object(DATA_BUCKET, key, io.BytesIO(b"x"), 1)
     result = cli("run", module / "manifests", "--host", kfp.url, "--cache", "--no-wait",
-                 "-i", "xy_train=s3://b/t", "-i", "xy_test=s3://b/v")
+                 "-i", f"xy_train=s3://{DATA_BUCKET}/t", "-i", f"xy_test=s3://{DATA_BUCKET}/v")
     assert result.exit_code == 0, result.output
     tasks = kfp.last_run().body["pipeline_spec"]["root"]["dag"]["tasks"]
-    assert tasks["stage1"]["cachingOptions"] == {"enableCache": True}
+    assert tasks["stage1"]["cachingOptions"]["enableCache"] is True
+    assert tasks["stage1"]["cachingOptions"]["cacheKey"]  # test_kubeflow_cache_keys.py
 
 
 def test_kfp_client_healthz_is_never_retried(

@@ -23,13 +23,12 @@ from .cli_auth import kubeflow_auth_options, token_choice
 @click.option("--token", help="Bearer token for the Kubeflow API (unsafe: use --token-file).")
 @kubeflow_auth_options
 @click.option("--parallel", is_flag=True, help="Compile with data dependencies only.")
-@click.option("--cache", is_flag=True, help="Compile with caching on.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @plan_options
 @handle_errors
 def upload(path: str, pipeline: str | None, pipeline_name: str | None,
            description: str | None, host: str | None, namespace: str | None,
-           token: str | None, parallel: bool, cache: bool, fmt: str, boxes: tuple[str, ...],
+           token: str | None, parallel: bool, fmt: str, boxes: tuple[str, ...],
            user: str | None, strict: bool, config: str | None, token_file: str | None = None,
            ca_cert: str | None = None) -> None:
     """Upload PATH (manifests or a package): a new pipeline, a new version, or nothing.
@@ -46,7 +45,7 @@ def upload(path: str, pipeline: str | None, pipeline_name: str | None,
     result = upload_package(
         target, host=host, pipeline_name=pipeline_name, namespace=namespace, token=token,
         token_file=token_file, ca_cert=ca_cert,
-        pipeline=pipeline, description=description, cache=cache, parallel=parallel,
+        pipeline=pipeline, description=description, parallel=parallel,
         echo=lambda line: click.echo(line, err=True),
     )
     if fmt == "json":

@@ -26,6 +26,7 @@ from ..runargs import InputValue, box_uri, parse_inputs
 from ..s3 import Location, resolve_endpoint
 from ..target import Prepared, prepare
 from . import links
+from .cache_keys import ObjectVersions, keyed
 from .connection import Connection, connect, note_ignored_namespace
 from .handle import RunHandle
 from .storage import Storage
@@ -67,6 +68,9 @@ def submit(
     does (`upload=True` uploads it first), and embeds the package when none does.
     """
     say = echo or print
+    if cache and (from_version or upload):
+        raise UsageError("--cache keys each stage by content only in a package this run embeds: "
+                         "drop --from-version/--upload (uploaded versions run without caching)")
     prepared = prepare(target, pipeline=pipeline, cache=cache, parallel=parallel)
     plan, settings = prepared.plan, prepared.settings.config
     given = parse_inputs(plan, {k: _as_text(v) for k, v in (inputs or {}).items()})
@@ -78,16 +82,19 @@ def submit(
     connection = connect(client=client, host=host, namespace=namespace, token=token,
                          token_file=token_file, ca_cert=ca_cert, config=settings.kubeflow)
     note_ignored_namespace(connection, say)
-    version, same = select_version(connection, prepared, from_version=from_version,
-                                   upload=upload, say=say)
+    version, same = (None, False) if cache else select_version(
+        connection, prepared, from_version=from_version, upload=upload, say=say)
     spec, platform = _run_spec(prepared, None if same else version)
     params = _parameters(plan, given, storage, say)
+    if cache:  # content keys, read from S3 now, in the package this run embeds
+        prepared = keyed(prepared, params, ObjectVersions(storage, say), say)
+        spec = prepared.spec
     pipeline_root = settings.kubeflow.pipeline_root or DEFAULT_PIPELINE_ROOT
     experiment_name = _experiment_name(experiment or settings.kubeflow.experiment, plan, say)
     experiment_id = _experiment_id(connection, experiment_name, plan)
     name = run_name or f"{plan.name} {time.strftime('%Y-%m-%d %H:%M:%S')}"
     run = _create_run(connection, prepared, version, experiment_id, name, params,
-                      pipeline_root, cache)
+                      pipeline_root, False)  # --cache: the keyed package says per task
     handle = RunHandle(
         run_id=run.run_id, url=connection.run_url(run.run_id), experiment_id=experiment_id,
         plan=plan, spec=spec, pipeline_root=pipeline_root, connection=connection,

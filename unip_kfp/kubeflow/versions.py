@@ -69,6 +69,10 @@ def upload(
     was uploaded before (its version is returned).
     """
     say = echo or print
+    if cache:  # cache_keys.py: keys are computed only for runs unip-kfp submits itself
+        raise UsageError("an uploaded version runs without caching: nothing computes content "
+                         "keys for runs started from the UI or a schedule, and KFP's own key "
+                         "sees input URIs, not what they hold; use `unip-kfp run --cache`")
     prepared = prepare(target, pipeline=pipeline, cache=cache, parallel=parallel)
     connection = connect(client=client, host=host, namespace=namespace, token=token,
                          token_file=token_file, ca_cert=ca_cert,
