@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,7 +49,7 @@ from .submission import (
     _LazyStorage,
     _parameter,
 )
-from .versions import Upload, _upload_file, content_mark
+from .versions import Upload, upload_prepared
 
 
 @dataclass(frozen=True)
@@ -204,15 +203,9 @@ def apply_schedule(target: Any, *, name: str | None = None, cron: str | None = N
 
 def _upload_version(connection: Connection, prepared: Prepared, say: Callable[[str], None]
                     ) -> Upload:
-    """Step 1: the package as a content-hash version of its pipeline (`versions.py`)."""
-    name = prepared.plan.name
-    text = (f"{prepared.plan.description or f'UNIP pipeline {name}'} "
-            f"{content_mark(prepared.sha256)}")
-    with tempfile.TemporaryDirectory(prefix="unip-kfp-") as folder:
-        path = os.path.join(folder, f"{name}.yaml")
-        with open(path, "wb") as handle:
-            handle.write(prepared.content)
-        return _upload_file(connection, path, name, prepared.sha256, text, say)
+    """Step 1: the package as a content-hash version of its pipeline, as `unip-kfp upload`
+    makes it (`versions.py`): an unchanged package uploads nothing."""
+    return upload_prepared(connection, prepared, say=say)
 
 
 def _upload_input(storage: Storage, plan: PipelinePlan, value: InputValue,
