@@ -80,25 +80,19 @@ def run_local(
     prepared = prepare(target, pipeline=pipeline, parallel=parallel)
     if parallel and not prepared.from_manifests:
         say("unip-kfp: note: --parallel applies when compiling; this package runs as compiled")
-    if jobs is not None and jobs < 1:
-        raise UsageError(f"--jobs {jobs}: need at least 1")
-    folder = os.path.abspath(os.path.expanduser(workdir or prepared.module_folder or os.getcwd()))
-    if not os.path.isdir(folder):
-        raise UsageError(f"--workdir {folder}: no such folder")
+    folder = _workdir(workdir or prepared.module_folder, jobs)
     package = Package(prepared.spec, prepared.source, prepared.platform)
     checked = _check(prepared, package, folder, inputs or {}, outputs or {}, force, s3_endpoint,
                      say)
     checks = RealPaths.check(package) if real_paths else None
     isolation = _start(checked.layout, say)
-    if real_paths and (jobs or 1) > 1:
-        say("unip-kfp: note: with --real-paths stages run one at a time (they share the paths)")
     stages = Stages(package, checked.layout, isolation, inherit_env=inherit_env,
                     real_paths=checks, echo=say)
     supervisor = Supervisor()
     reusing = open_reuse(folder, checked.layout, package.name, prepared.plan, prepared.settings,
                          say) if reuse else None
     walker = Walker(package, checked.layout, resolver=checked.resolver, supervisor=supervisor,
-                    stages=stages, jobs=1 if real_paths else (jobs or os.cpu_count() or 1),
+                    stages=stages, jobs=_jobs(jobs, real_paths, say),
                     echo=say, sentinel=prepared.plan.sentinel_uri, reuse=reusing)
     say(f"unip-kfp: run {checked.layout.run_id} of '{package.name}' in {folder}")
     notes = (isolation.summary, _environment_note(inherit_env))
@@ -108,6 +102,25 @@ def run_local(
     finally:
         if reusing is not None:
             reusing.store.close()
+
+
+def _workdir(folder: str | None, jobs: int | None) -> str:
+    """Where stages run (the module folder, or the current one); `--jobs` checked too."""
+    if jobs is not None and jobs < 1:
+        raise UsageError(f"--jobs {jobs}: need at least 1")
+    chosen = os.path.abspath(os.path.expanduser(folder or os.getcwd()))
+    if not os.path.isdir(chosen):
+        raise UsageError(f"--workdir {chosen}: no such folder")
+    return chosen
+
+
+def _jobs(jobs: int | None, real_paths: bool, say: Echo) -> int:
+    """Stages at a time: one with --real-paths, since they share this machine's paths."""
+    if not real_paths:
+        return jobs or os.cpu_count() or 1
+    if (jobs or 1) > 1:
+        say("unip-kfp: note: with --real-paths stages run one at a time (they share the paths)")
+    return 1
 
 
 def _start(layout: RunLayout, say: Echo) -> Isolation:
