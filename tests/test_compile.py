@@ -393,6 +393,8 @@ def test_resources_are_limits_and_requests(case_id: str, pipeline: str) -> None:
         accelerators = {k: v for k, v in limits.items() if "/" in k}
         resources = pkg.container(stage["name"]).get("resources", {})
         assert {k: v for k, v in resources.items() if k.startswith("resource")} == expected
+        # kfp's deprecated floats (GB, lossy) go: the 2.17 driver reads the quantities first
+        assert not {"cpuLimit", "cpuRequest", "memoryLimit", "memoryRequest"} & set(resources)
         if accelerators:
             ((kind, count),) = accelerators.items()
             assert resources["accelerator"]["resourceType"] == kind

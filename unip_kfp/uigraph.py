@@ -25,6 +25,12 @@ them and one step per input:
   the 2.17 backend adds those itself (`backend/src/v2/compiler/argocompiler/dag.go`,
   `addImplicitDependencies`), and the local runner reads them the same way.
 Nothing changes what runs: executor names stay, and every reference follows a rename.
+
+One more pass is about size, not the UI: every executor repeats kfp's deprecated float
+resources (`cpuLimit: 0.5`, `memoryLimit: 0.268435456`, in GB) beside the quantities
+(`resourceCpuLimit: 500m`, `resourceMemoryLimit: 256Mi`). The 2.17 driver reads a float only
+when its quantity is empty (`backend/src/v2/driver/driver.go`, `getPodResource`), so
+`_drop_float_resources` removes the floats that have a quantity.
 """
 
 from __future__ import annotations
@@ -71,6 +77,8 @@ def tidy(spec: Any, groups: list[OptionalGroup]) -> None:
     for _, owner in _dags(data):
         for task in owner["dag"].get("tasks", {}).values():
             _drop_implied_dependencies(task)
+    for executor in data.get("deploymentSpec", {}).get("executors", {}).values():
+        _drop_float_resources(executor.get("container", {}).get("resources", {}))
     spec.Clear()
     json_format.ParseDict(data, spec)
 
@@ -204,3 +212,18 @@ def _drop_implied_dependencies(task: dict[str, Any]) -> None:
         task["dependentTasks"] = kept
     else:
         task.pop("dependentTasks", None)
+
+
+_FLOATS = {
+    "cpuLimit": "resourceCpuLimit",
+    "cpuRequest": "resourceCpuRequest",
+    "memoryLimit": "resourceMemoryLimit",
+    "memoryRequest": "resourceMemoryRequest",
+}
+
+
+def _drop_float_resources(resources: dict[str, Any]) -> None:
+    """Remove each deprecated float whose quantity is set (the driver reads the quantity)."""
+    for old, new in _FLOATS.items():
+        if resources.get(new):
+            resources.pop(old, None)
