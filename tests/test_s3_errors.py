@@ -93,8 +93,8 @@ def test_local_run_with_bad_keys(
     code, out, err = _run_chain(chain)
     assert code == 5
     assert err.endswith(
-        f"unip-kfp: S3 at {s3_server.url} refused reading s3://data/in/table.csv for import "
-        f"table: {message}"
+        f"unip-kfp: S3 at {s3_server.url} refused reading s3://data/in/folder for import-"
+        f"folder: {message}"
     )
     assert not (chain / "out").exists()
     _no_secret_shown(s3_server, out, err)
@@ -108,7 +108,7 @@ def test_local_run_from_a_missing_bucket(
     assert code == 5
     assert err.endswith(
         f"unip-kfp: S3 at {s3_server.url}: bucket 'no-such-bucket' does not exist (reading "
-        "s3://no-such-bucket/in/table.csv for import table)\n"
+        "s3://no-such-bucket/in/folder for import-folder)\n"
         "    hint: check the bucket (the host part of the URI, or of the box's URI: --box, "
         "unip-kfp.yaml) and the S3 endpoint\n"
     )
@@ -124,8 +124,8 @@ def test_local_run_with_nothing_listening(
     code, out, err = _run_chain(chain)
     assert code == 5
     assert err.endswith(
-        f"unip-kfp: cannot reach S3 at {url} while reading s3://data/in/table.csv for import "
-        f"table: connection refused (nothing listens there)\n{UNREACHABLE_HINT}"
+        f"unip-kfp: cannot reach S3 at {url} while reading s3://data/in/folder for import-"
+        f"folder: connection refused (nothing listens there)\n{UNREACHABLE_HINT}"
     )
     _no_secret_shown(s3_server, out, err)
 
@@ -138,8 +138,8 @@ def test_local_run_against_something_that_is_not_s3(
     code, out, err = _run_chain(chain)
     assert code == 5
     assert err.endswith(
-        f"unip-kfp: {kfp.url} does not answer like S3 while reading s3://data/in/table.csv "
-        "for import table (HTTP 404); is --s3-endpoint the S3 API (not a console)?\n"
+        f"unip-kfp: {kfp.url} does not answer like S3 while reading s3://data/in/folder "
+        "for import-folder (HTTP 404); is --s3-endpoint the S3 API (not a console)?\n"
     )
 
 

@@ -137,7 +137,7 @@ def test_a_local_run_does_not_read_a_name_that_is_a_file_and_a_folder(
         "unip-kfp: s3://data/in/table.csv is both an object and a folder (objects under "
         "s3://data/in/table.csv/); S3 stores differ on which one they show (MinIO hides the "
         "folder), so unip-kfp reads neither: rename one of them (reading "
-        "s3://data/in/table.csv for import table)\n"
+        "s3://data/in/table.csv for import-table)\n"
     )
 
 
