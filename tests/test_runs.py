@@ -130,18 +130,30 @@ def test_cancel_a_run_in_flight(kfp: HookedKfpServer, env: S3Endpoint, module: P
 
 
 def test_prune_local_run_folders_lists_first_then_removes(module: Path) -> None:
-    runs = module / ".unip-kfp" / "runs"
+    state = module / ".unip-kfp"
+    runs = state / "runs"
     old, new = runs / "my-pipeline-20261101-000000-aaaaaa", runs / "my-pipeline-new"
     for folder in (old, new):
         (folder / "logs").mkdir(parents=True)
+    # the old run's kept logs and report, and a successful run whose folder is already gone
+    gone = "my-pipeline-20261102-000000-bbbbbb"
+    traces = [state / "logs" / old.name, state / "reports" / old.name,
+              state / "reports" / gone, state / "logs" / new.name]
+    for folder in traces:
+        folder.mkdir(parents=True)
     week = time.time() - 8 * 86400
-    os.utime(old, (week, week))
+    for folder in (old, *traces[:3]):
+        os.utime(folder, (week, week))
     result = cli("prune", module / "manifests", "--local-older-than", "7d")
     assert result.exit_code == 0
-    assert result.stdout == f"would remove local run {old} (8.0 days old)\n"
+    assert result.stdout == (
+        f"would remove local run {old} (8.0 days old, with its logs and reports)\n"
+        f"would remove local run {state / 'reports' / gone} (8.0 days old)\n"
+    )
     assert "nothing removed: add --yes" in result.stderr and old.exists()
     result = cli("prune", module / "manifests", "--local-older-than", "7d", "--yes")
     assert result.exit_code == 0 and not old.exists() and new.exists()
+    assert [f.exists() for f in traces] == [False, False, False, True]
     assert cli("prune", module / "manifests").exit_code == 2  # prune what?
     result = cli("prune", "--local-older-than", "later")
     assert result.exit_code == 2 and "--local-older-than 'later'" in result.stderr

@@ -1,7 +1,7 @@
 """What `unip-kfp prune` may remove, listed first and removed only on request.
 
-* **Local run folders** (`<module>/.unip-kfp/runs/<run-id>/`) older than an age. Their logs
-  stay under `.unip-kfp/logs/` (`local/logbook.py`).
+* **Local runs** older than an age: the run folder (`<module>/.unip-kfp/runs/<run-id>/`), its
+  logs kept under `.unip-kfp/logs/` (`local/logbook.py`) and its report (`local/report.py`).
 * **Uploaded input folders** under `<default box>/users/<user>/file_groups/`: a submission's
   own folder (`<pipeline>-<UTC time>-<random>`, `submission.py`) once every run that reads it
   has ended; one that no run reads after a day (an upload whose run was never created); a
@@ -43,23 +43,39 @@ class Removal:
     remove: Callable[[], None] = field(repr=False, compare=False)
 
 
+# What a local run leaves under `<workdir>/.unip-kfp/`, each in a folder named by its run id:
+# the run folder (removed after a fully copied success), its kept logs (local/logbook.py) and
+# its report (local/report.py). A run goes as a whole.
+RUN_TRACES = ("runs", "logs", "reports")
+
+
 def local_runs(workdir: str, older_than: float, now: float | None = None) -> list[Removal]:
-    """Run folders under `<workdir>/.unip-kfp/runs/` last changed more than `older_than` s ago."""
-    folder = os.path.join(workdir, ".unip-kfp", "runs")
-    if not os.path.isdir(folder):
-        return []
+    """Local runs (run folder, kept logs, report) last changed more than `older_than` s ago."""
+    state = os.path.join(workdir, ".unip-kfp")
+    places: dict[str, list[str]] = {}
+    for kind in RUN_TRACES:
+        folder = os.path.join(state, kind)
+        for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else ():
+            path = os.path.join(folder, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                places.setdefault(name, []).append(path)
     moment = time.time() if now is None else now
     found = []
-    for name in sorted(os.listdir(folder)):
-        path = os.path.join(folder, name)
-        age = moment - os.lstat(path).st_mtime
-        if os.path.isdir(path) and not os.path.islink(path) and age > older_than:
-            found.append(Removal("local run", path, f"{_days(age)} old", _tree_remover(path)))
+    for paths in (places[run_id] for run_id in sorted(places)):
+        age = moment - max(os.lstat(path).st_mtime for path in paths)
+        if age > older_than:
+            also = [os.path.basename(os.path.dirname(path)) for path in paths[1:]]
+            why = f"{_days(age)} old" + (f", with its {' and '.join(also)}" if also else "")
+            found.append(Removal("local run", paths[0], why, _trees_remover(paths)))
     return found
 
 
-def _tree_remover(path: str) -> Callable[[], None]:
-    return lambda: shutil.rmtree(path)
+def _trees_remover(paths: list[str]) -> Callable[[], None]:
+    def remove() -> None:
+        for path in paths:
+            shutil.rmtree(path)
+
+    return remove
 
 
 def _days(seconds: float) -> str:
