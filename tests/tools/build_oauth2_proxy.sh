@@ -24,7 +24,12 @@ mkdir -p "$CACHE"
 # Build into a private folder, then move: a concurrent run never sees half a binary.
 WORK="$(mktemp -d "$CACHE/.oauth2-proxy-build.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
-GOBIN="$WORK" GOFLAGS=-buildvcs=false go install "github.com/oauth2-proxy/oauth2-proxy/v7@$VERSION"
+echo "building oauth2-proxy $VERSION for the login tests (once, about a minute)" >&2
+if ! GOBIN="$WORK" GOFLAGS=-buildvcs=false \
+    go install "github.com/oauth2-proxy/oauth2-proxy/v7@$VERSION" >"$WORK/build.log" 2>&1; then
+  cat "$WORK/build.log" >&2
+  exit 1
+fi
 mkdir -p "$DIR"
 mv -f "$WORK/oauth2-proxy" "$BINARY"
 echo "$BINARY"
