@@ -257,3 +257,16 @@ def test_not_a_package_and_wrong_pipeline_name_are_usage_errors(
         run_local(str(tmp_path / "missing.yaml"), echo=Lines())
     with pytest.raises(UsageError, match="holds pipeline 'branches', not 'other'"):
         run_local(branches, pipeline="other", inputs={"n": "1"}, echo=Lines())
+
+
+def test_tasks_are_walked_in_dependency_order_and_a_cycle_is_refused() -> None:
+    import yaml
+
+    root = Path(__file__).resolve().parent.parent
+    spec = yaml.safe_load((root / "tests" / "golden" / "seed-000" / "my-pipeline.yaml").read_text())
+    package = Package(spec, "example.yaml")
+    order = package.orders[next(iter(package.orders))]
+    assert order.index("stage1") < order.index("stage2")
+    spec["root"]["dag"]["tasks"]["stage1"]["dependentTasks"] = ["stage2"]
+    with pytest.raises(UsageError, match=r"example.yaml: .*dependency cycle stage\d -> stage\d"):
+        Package(spec, "example.yaml")

@@ -7,6 +7,7 @@ conditions outside the supported CEL subset, dependency cycles.
 
 from __future__ import annotations
 
+import graphlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -200,7 +201,7 @@ def _unsupported(source: str, where: str, what: str) -> UsageError:
 
 
 def _topological(tasks: Any, where: str, source: str) -> list[str]:
-    """Kahn's algorithm, ready tasks by name, so the walk order is stable."""
+    """The tasks in dependency order, each round of ready tasks by name (a stable walk)."""
     needs = {name: Package.dependencies(task) for name, task in tasks.items()}
     for name, deps in needs.items():
         missing = deps - set(tasks)
@@ -208,15 +209,17 @@ def _topological(tasks: Any, where: str, source: str) -> list[str]:
             raise UsageError(
                 f"{source}: {where}/{name} depends on unknown task(s) {', '.join(sorted(missing))}"
             )
+    sorter = graphlib.TopologicalSorter(needs)
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as exc:
+        cycle = " -> ".join(exc.args[1])
+        raise UsageError(f"{source}: {where}: dependency cycle {cycle}") from None
     order: list[str] = []
-    placed: set[str] = set()
-    while len(order) < len(tasks):
-        ready = sorted(n for n in tasks if n not in placed and needs[n] <= placed)
-        if not ready:
-            stuck = ", ".join(sorted(set(tasks) - placed))
-            raise UsageError(f"{source}: {where}: dependency cycle among {stuck}")
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready())
         order += ready
-        placed.update(ready)
+        sorter.done(*ready)
     return order
 
 
