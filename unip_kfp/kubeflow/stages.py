@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ..ordering import CycleError, in_rounds
 from .pods import node_id, node_name, workflow_name
 
 NOT_RUN = "not run"
@@ -57,18 +58,16 @@ def stage_keys(spec: dict[str, Any]) -> dict[str, str]:
     components = spec.get("components") or {}
     executors = ((spec.get("deploymentSpec") or {}).get("executors")) or {}
     tasks = ((spec.get("root") or {}).get("dag") or {}).get("tasks") or {}
-    waiting = {k: _needs(t) & set(tasks) for k, t in tasks.items()}
+    try:
+        order = in_rounds({k: _needs(t) & set(tasks) for k, t in tasks.items()})
+    except CycleError:  # not a spec kfp compiles; still list its stages, by key
+        order = sorted(tasks)
     keys: dict[str, str] = {}
-    while waiting:
-        ready = sorted(k for k, deps in waiting.items() if not deps) or sorted(waiting)[:1]
-        for key in ready:
-            del waiting[key]
-            task = tasks[key]
-            component = components.get((task.get("componentRef") or {}).get("name"), {})
-            if "container" in executors.get(component.get("executorLabel"), {}):
-                keys[key] = str((task.get("taskInfo") or {}).get("name") or key)
-        for deps in waiting.values():
-            deps.difference_update(ready)
+    for key in order:
+        task = tasks[key]
+        component = components.get((task.get("componentRef") or {}).get("name"), {})
+        if "container" in executors.get(component.get("executorLabel"), {}):
+            keys[key] = str((task.get("taskInfo") or {}).get("name") or key)
     return keys
 
 

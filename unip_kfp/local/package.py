@@ -7,7 +7,6 @@ conditions outside the supported CEL subset, dependency cycles.
 
 from __future__ import annotations
 
-import graphlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2 as pb
 
 from ..errors import UsageError
+from ..ordering import CycleError, in_rounds
 from ..target import parse_platform, parse_spec
 from .cel import Condition, ConditionError, compile_condition
 
@@ -209,18 +209,11 @@ def _topological(tasks: Any, where: str, source: str) -> list[str]:
             raise UsageError(
                 f"{source}: {where}/{name} depends on unknown task(s) {', '.join(sorted(missing))}"
             )
-    sorter = graphlib.TopologicalSorter(needs)
     try:
-        sorter.prepare()
-    except graphlib.CycleError as exc:
+        return in_rounds(needs)
+    except CycleError as exc:
         cycle = " -> ".join(exc.args[1])
         raise UsageError(f"{source}: {where}: dependency cycle {cycle}") from None
-    order: list[str] = []
-    while sorter.is_active():
-        ready = sorted(sorter.get_ready())
-        order += ready
-        sorter.done(*ready)
-    return order
 
 
 def _parse(content: bytes | Mapping[str, Any], source: str) -> Any:
