@@ -26,7 +26,7 @@ from typing import Any
 
 from ..errors import UnipKfpError
 from ..plan import PipelinePlan
-from ..runargs import InputValue, box_uri, parse_inputs
+from ..runargs import InputValue, box_uri
 from ..s3 import Location
 from ..target import Prepared, prepare
 from .connection import Connection, connect, note_ignored_namespace
@@ -42,12 +42,10 @@ from .schedules import (
 from .storage import Storage
 from .submission import (
     DEFAULT_PIPELINE_ROOT,
-    _as_text,
-    _check_local,
     _experiment_id,
     _experiment_name,
-    _LazyStorage,
     _parameter,
+    checked_inputs,
 )
 from .versions import Upload, upload_prepared
 
@@ -178,12 +176,7 @@ def apply_schedule(target: Any, *, name: str | None = None, cron: str | None = N
     check_concurrency(max_concurrency)
     prepared = prepare(target, pipeline=pipeline)
     plan, settings = prepared.plan, prepared.settings.config
-    given = parse_inputs(plan, {k: _as_text(v) for k, v in (inputs or {}).items()})
-    local = {n: v for n, v in given.items() if v.kind == "local"}
-    _check_local(plan, local)
-    storage = _LazyStorage(s3_endpoint, settings.s3, say)
-    if local:
-        _ = storage().client  # endpoint and keys resolved (usage errors) before Kubeflow
+    given, local, storage = checked_inputs(plan, inputs, s3_endpoint, settings.s3, say)
     if trigger.note:
         say(trigger.note)
     connection = connect(config=settings.kubeflow, **access)

@@ -73,12 +73,7 @@ def submit(
                          "drop --from-version/--upload (uploaded versions run without caching)")
     prepared = prepare(target, pipeline=pipeline, cache=cache, parallel=parallel)
     plan, settings = prepared.plan, prepared.settings.config
-    given = parse_inputs(plan, {k: _as_text(v) for k, v in (inputs or {}).items()})
-    local = {name: value for name, value in given.items() if value.kind == "local"}
-    _check_local(plan, local)
-    storage = _LazyStorage(s3_endpoint, settings.s3, say)
-    if local:
-        _ = storage().client  # endpoint and keys resolved (usage errors) before Kubeflow
+    given, local, storage = checked_inputs(plan, inputs, s3_endpoint, settings.s3, say)
     connection = connect(client=client, host=host, namespace=namespace, token=token,
                          token_file=token_file, ca_cert=ca_cert, config=settings.kubeflow)
     note_ignored_namespace(connection, say)
@@ -224,6 +219,25 @@ def _parameter(value: InputValue, plan: PipelinePlan) -> Any:
     if value.kind == "box":
         return box_uri(plan, value.value)
     return value.value  # a URI, or the value runargs parsed and checked (int, float, dict, str)
+
+
+def checked_inputs(
+    plan: PipelinePlan,
+    inputs: Mapping[str, Any] | None,
+    s3_endpoint: str | None,
+    s3_config: Any,
+    say: Callable[[str], None],
+) -> tuple[dict[str, InputValue], dict[str, InputValue], _LazyStorage]:
+    """The caller's inputs parsed by the one `-i` rule, the local ones among them checked,
+    and the S3 settings resolved when local files will be uploaded: every usage error comes
+    before Kubeflow is asked anything (submit and schedule alike)."""
+    given = parse_inputs(plan, {k: _as_text(v) for k, v in (inputs or {}).items()})
+    local = {name: value for name, value in given.items() if value.kind == "local"}
+    _check_local(plan, local)
+    storage = _LazyStorage(s3_endpoint, s3_config, say)
+    if local:
+        _ = storage().client  # endpoint and keys resolved (usage errors) before Kubeflow
+    return given, local, storage
 
 
 def _check_local(plan: PipelinePlan, local: Mapping[str, InputValue]) -> None:
