@@ -207,21 +207,24 @@ def _replace_folder(source: str, dest: str, echo: Callable[[str], None]) -> None
         remove_tree(fresh)
 
 
-def _swap(fresh: str, dest: str, old: str, echo: Callable[[str], None]) -> None:
-    if not os.path.lexists(dest) or (os.path.isdir(dest) and not os.listdir(dest)):
-        try:
-            os.rename(fresh, dest)
-            return
-        except OSError as exc:
-            if exc.errno not in (errno.EBUSY, errno.EXDEV, errno.EPERM):
-                raise
-            _fill(fresh, dest, echo)
-            return
+def _renamed(source: str, target: str) -> bool:
+    """Rename; False where the OS refuses it for this place (a mount point, another
+    filesystem, a protected folder), so the caller copies instead."""
     try:
-        os.rename(dest, old)
+        os.rename(source, target)
     except OSError as exc:
         if exc.errno not in (errno.EBUSY, errno.EXDEV, errno.EPERM):
             raise
+        return False
+    return True
+
+
+def _swap(fresh: str, dest: str, old: str, echo: Callable[[str], None]) -> None:
+    if not os.path.lexists(dest) or (os.path.isdir(dest) and not os.listdir(dest)):
+        if not _renamed(fresh, dest):
+            _fill(fresh, dest, echo)
+        return
+    if not _renamed(dest, old):
         _fill(fresh, dest, echo)
         return
     try:
