@@ -44,12 +44,13 @@ import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import bcrypt
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from loopback import LoopbackServer
 
 CLIENT_ID = "kubeflow-oidc-authservice"
 CLIENT_SECRET = "pUBnBOY80SnXgjibTYM9ZWNzY2xreNGQok"  # the Kubeflow manifests' example secret
@@ -105,7 +106,7 @@ class AuthRequest:
     expiry: float = field(default_factory=lambda: time.time() + 24 * 3600)
 
 
-class DexServer:
+class DexServer(LoopbackServer):
     """Dex on 127.0.0.1 with one static client and static passwords.
 
     `issuer_path` is `/dex` as in Kubeflow; `redirect_uris` are the client's registered
@@ -128,21 +129,7 @@ class DexServer:
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.kid = secrets.token_hex(20)
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._httpd.daemon_threads = True
-
-    def __enter__(self) -> DexServer:
-        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        super().__init__(_handler(self))
 
     @property
     def issuer(self) -> str:

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import yaml
 from kfp_fake_pods import PodStore
+from loopback import LoopbackServer
 
 TOKEN = "k8s-test-token"
 _PATH = re.compile(r"^/api/v1/namespaces/([^/]+)/(configmaps|secrets)/([^/?]+)$")
@@ -37,7 +37,7 @@ def status(code: int, reason: str, message: str) -> dict[str, Any]:
             "message": message, "reason": reason, "code": code}
 
 
-class K8sApiServer:
+class K8sApiServer(LoopbackServer):
     """Objects by (namespace, kind, name); `forbidden` namespaces answer 403 to everything."""
 
     def __init__(self, pods: PodStore | None = None) -> None:
@@ -63,21 +63,7 @@ class K8sApiServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-
-    def __enter__(self) -> K8sApiServer:
-        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        super().__init__(Handler)
 
     def put(self, obj: dict[str, Any]) -> None:
         kind = {"ConfigMap": "configmaps", "Secret": "secrets"}[obj["kind"]]
