@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from goldens import CASES, compiled, documents, pipelines_of
 
-from unip_kfp.plan import SENTINEL_URI
+from unip_kfp.plan.model import SENTINEL_URI
 
 
 def all_packages() -> list[Any]:

@@ -32,9 +32,9 @@ from goldens import (
 )
 
 import unip_kfp
-from unip_kfp import wrapper
 from unip_kfp.cli import main
-from unip_kfp.plan import SENTINEL_URI
+from unip_kfp.compile import stage_wrapper as wrapper
+from unip_kfp.plan.model import SENTINEL_URI
 
 SEED_000 = EXAMPLES / "train-test" / "manifests"
 SEED_001 = EXAMPLES / "train-test-mounted" / "manifests"

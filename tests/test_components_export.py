@@ -18,9 +18,9 @@ from click.testing import CliRunner
 from goldens import CASES_DIR, COMPONENTS_DIR, EXAMPLES, check_golden
 
 import unip_kfp
-from unip_kfp import wrapper
 from unip_kfp.cli import main
-from unip_kfp.plan import SENTINEL_URI
+from unip_kfp.compile import stage_wrapper as wrapper
+from unip_kfp.plan.model import SENTINEL_URI
 
 SEED_000 = EXAMPLES / "train-test" / "manifests"
 ARTIFACT = "system.Artifact@0.0.1"

@@ -21,10 +21,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import unip_kfp
-from unip_kfp import render
+from unip_kfp.checks.cross_manifest import check_manifests
+from unip_kfp.cli import render
 from unip_kfp.errors import Issue, ManifestError, Severity, UnipKfpError
-from unip_kfp.loader import load_project
-from unip_kfp.validate import check_manifests
+from unip_kfp.manifests.loader import load_project
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = [

@@ -21,10 +21,10 @@ from chromium import Rendered, ink, png_size, render
 from click.testing import CliRunner
 
 import unip_kfp
-from unip_kfp import graph
 from unip_kfp.cli import main
 from unip_kfp.errors import EXIT_INVALID, EXIT_USAGE
-from unip_kfp.plan import PipelinePlan
+from unip_kfp.plan.model import PipelinePlan
+from unip_kfp.views import graph
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN_TEST = ROOT / "examples" / "train-test" / "manifests"

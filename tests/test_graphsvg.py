@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from unip_kfp.graph import Edge, Graph, Node
-from unip_kfp.graphsvg import to_svg
+from unip_kfp.views.graph import Edge, Graph, Node
+from unip_kfp.views.graph_svg import to_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 

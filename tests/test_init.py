@@ -24,12 +24,13 @@ import yaml
 from click.testing import CliRunner
 
 import unip_kfp
-from unip_kfp import graph, schema
+from unip_kfp.checks.roles import Role
 from unip_kfp.cli import main
-from unip_kfp.config import load_settings
 from unip_kfp.errors import EXIT_USAGE
-from unip_kfp.plan import Kind
-from unip_kfp.roles import Role
+from unip_kfp.manifests import json_schemas as schema
+from unip_kfp.manifests.project_config import load_settings
+from unip_kfp.plan.model import Kind
+from unip_kfp.views import graph
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFESTS = ("api.yaml", "databox.yaml", "pipeline.yaml", "pipelines-api.yaml")

@@ -17,10 +17,10 @@ import pytest
 from click.testing import CliRunner
 
 import unip_kfp
+from unip_kfp.checks.cross_manifest import check_manifests
 from unip_kfp.cli import main
 from unip_kfp.errors import EXIT_INVALID, Issue, ManifestError, Severity
-from unip_kfp.loader import load_project
-from unip_kfp.validate import check_manifests
+from unip_kfp.manifests.loader import load_project
 
 ERROR, WARNING = Severity.ERROR, Severity.WARNING
 

@@ -21,10 +21,10 @@ from goldens import CASES, USER, compiled
 from kfp.dsl import utils as kfp_utils
 
 import unip_kfp
-from unip_kfp import pipeline
+from unip_kfp.compile import pipeline
+from unip_kfp.compile.package import compile_to_bytes
 from unip_kfp.errors import CompileError
-from unip_kfp.package import compile_to_bytes
-from unip_kfp.plan import PipelinePlan, Stage
+from unip_kfp.plan.model import PipelinePlan, Stage
 
 
 def with_setters(task: Any, stage: Stage) -> None:

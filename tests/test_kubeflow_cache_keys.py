@@ -24,7 +24,7 @@ from test_kubeflow_common import (  # noqa: F401  (the *_fixture names register 
 
 import unip_kfp
 from unip_kfp.kubeflow.cache_keys import KEY_PARAMETER, keyed_spec
-from unip_kfp.target import Prepared, prepare
+from unip_kfp.launch.prepared import Prepared, prepare
 
 pytestmark = pytest.mark.filterwarnings("ignore:This client only works:FutureWarning")
 

@@ -23,14 +23,14 @@ from kfp_api_server import KfpApiServer, RunRecord
 from s3_server import S3Endpoint, create_bucket
 
 from unip_kfp.cli import main
-from unip_kfp.config import S3Config
 from unip_kfp.errors import UsageError
 from unip_kfp.kubeflow.artifacts import output_refs
 from unip_kfp.kubeflow.stages import stage_keys
 from unip_kfp.kubeflow.versions import content_mark, version_name
-from unip_kfp.plan import Kind
+from unip_kfp.launch.prepared import plan_from_spec
+from unip_kfp.manifests.project_config import S3Config
+from unip_kfp.plan.model import Kind
 from unip_kfp.s3 import Location, resolve_endpoint
-from unip_kfp.target import plan_from_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "train-test"

@@ -17,10 +17,10 @@ from click.testing import CliRunner
 from local_cases.support import Lines, isolate, manifest, read, stage, write_module
 
 import unip_kfp
-from unip_kfp import wrapper
 from unip_kfp.cli import main
+from unip_kfp.compile import stage_wrapper as wrapper
+from unip_kfp.compile.stage_wrapper import WRAPPER_SCRIPT
 from unip_kfp.local.expansion import expand
-from unip_kfp.wrapper import WRAPPER_SCRIPT
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,7 @@ from unip_kfp.errors import UsageError
 from unip_kfp.local import run_local
 from unip_kfp.local.cel import ConditionError, compile_condition
 from unip_kfp.local.data import Artifact
-from unip_kfp.local.package import Package
+from unip_kfp.local.package_reader import Package
 from unip_kfp.local.placeholders import PlaceholderError, TaskPlaceholders, serialize_parameter
 
 

@@ -10,17 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from unip_kfp.checks.cross_manifest import check_manifests
 from unip_kfp.errors import Severity
-from unip_kfp.loader import load_project
-from unip_kfp.naming import (
-    ENV_PREFIX,
-    env_name,
-    io_name,
-    is_dns1123_label,
-    is_env_name,
-    task_name,
-)
-from unip_kfp.validate import check_manifests
+from unip_kfp.manifests.loader import load_project
+from unip_kfp.naming import ENV_PREFIX, env_name, io_name, is_dns1123_label, is_env_name, task_name
 
 # --- env var names ---------------------------------------------------------------------------
 

@@ -21,8 +21,8 @@ from local_cases.support import Lines, copy_example, isolate, manifest, stage, w
 
 import unip_kfp
 from unip_kfp.cli import main
-from unip_kfp.htmlpage import CSP
 from unip_kfp.local import StageFailedError, run_local
+from unip_kfp.views.html_page import CSP
 
 HOSTILE = "<script>document.title='PWNED'</script>&amp;"
 

@@ -1,8 +1,9 @@
 """JSON Schemas of the manifests and of unip-kfp.yaml: committed, current, and faithful.
 
-The schemas are generated from the pydantic models that validate (`unip_kfp.schema`). These
-tests check that `schemas/` holds exactly what the code generates, that every valid manifest
-we know (examples, compile cases, the seed documents) passes, that every invalid-catalogue
+The schemas are generated from the pydantic models that validate
+(`unip_kfp.manifests.json_schemas`). These tests check that `schemas/` holds exactly what
+the code generates, that every valid manifest we know (examples, compile cases, the seed
+documents) passes, that every invalid-catalogue
 case whose problem lies inside one document fails the schema where the catalogue points,
 that cross-manifest problems (which a schema cannot see) do not fail it, and that each
 pattern accepts exactly the values validation accepts.
@@ -27,13 +28,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_invalid_catalogue import CASES, Case
 
-from unip_kfp import models, schema
+from unip_kfp.checks.pipeline_rules import CPU_QUANTITY, MEMORY_QUANTITY, RESERVED_TASK
 from unip_kfp.cli import main
-from unip_kfp.config import load_settings
 from unip_kfp.errors import EXIT_USAGE, ManifestError
+from unip_kfp.manifests import json_schemas as schema
+from unip_kfp.manifests import models
+from unip_kfp.manifests.project_config import load_settings
+from unip_kfp.manifests.yaml_source import format_path, read_documents
 from unip_kfp.naming import is_dns1123_label, is_env_name, task_name
-from unip_kfp.pipeline_rules import CPU_QUANTITY, MEMORY_QUANTITY, RESERVED_TASK
-from unip_kfp.yamlsource import format_path, read_documents
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = ROOT / "schemas"

@@ -10,12 +10,12 @@ import pytest
 from click.testing import CliRunner
 
 import unip_kfp
+from unip_kfp.checks.cross_manifest import check_manifests
+from unip_kfp.checks.roles import Role
 from unip_kfp.cli import main
 from unip_kfp.errors import EXIT_INVALID, EXIT_USAGE, Severity, UsageError
-from unip_kfp.loader import load_project
-from unip_kfp.plan import Kind, PipelinePlan
-from unip_kfp.roles import Role
-from unip_kfp.validate import check_manifests
+from unip_kfp.manifests.loader import load_project
+from unip_kfp.plan.model import Kind, PipelinePlan
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN_TEST = ROOT / "examples" / "train-test" / "manifests"

@@ -15,10 +15,10 @@ import pytest
 import yaml
 
 import unip_kfp
+from unip_kfp.checks.cross_manifest import check_manifests
 from unip_kfp.errors import Severity
-from unip_kfp.loader import load_project
+from unip_kfp.manifests.loader import load_project
 from unip_kfp.naming import step_keys
-from unip_kfp.validate import check_manifests
 
 
 def stage(name: str, inputs: list[str], outputs: list[str]) -> dict[str, Any]:

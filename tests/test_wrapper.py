@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from unip_kfp.wrapper import (
+from unip_kfp.compile.stage_wrapper import (
     BOOT,
     PROTOCOL_ERROR_EXIT,
     TARGET_ROOT_ENV,
@@ -28,9 +28,9 @@ from unip_kfp.wrapper import (
     out_record,
     record_targets,
     records_of,
-    shell_command,
     val_record,
 )
+from unip_kfp.plan.build import shell_command
 
 # The child's environment as JSON, written to a file named by the *parent's* environment, so
 # the command string itself never depends on the (test-chosen) tmp path.

@@ -9,7 +9,8 @@ CLI returns, so one table below is the whole contract:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -116,3 +117,12 @@ class WaitTimeoutError(UnipKfpError):
     """We stopped waiting; the run itself keeps going."""
 
     exit_code = EXIT_TIMEOUT
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """A close spelling among `choices`, for error hints."""
+    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    if not found:
+        lowered = {c.lower(): c for c in choices}
+        return lowered.get(word.lower())
+    return found[0]

@@ -15,13 +15,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .config import Settings, find_config, load_settings
 from .errors import Issue
-from .loader import ManifestSet, load_project
-from .plan import PipelinePlan, ProjectPlan, build_plan
+from .launch.prepared import Prepared, module_folder, parse_spec
+from .manifests.loader import ManifestSet, load_project
+from .manifests.project_config import Settings, find_config, load_settings
+from .plan.build import build_plan
+from .plan.model import PipelinePlan, ProjectPlan
 
 if TYPE_CHECKING:
-    from .package import CompiledPackage
+    from .compile.package import CompiledPackage
 
 
 @dataclass(frozen=True)
@@ -67,8 +69,8 @@ class Project:
 
         `output` is a `.yaml` file (one pipeline) or a folder (`<pipeline-name>.yaml` each).
         """
-        from .package import CompiledPackage, compile_to_bytes, output_paths, write_package
-        from .pipeline import CompileOptions
+        from .compile.package import CompiledPackage, compile_to_bytes, output_paths, write_package
+        from .compile.pipeline import CompileOptions
 
         chosen = self.plan.select(pipeline)
         options = CompileOptions(cache=cache, parallel=parallel)
@@ -87,7 +89,7 @@ class Project:
         self, output: str, *, pipeline: str | None = None, force: bool = False
     ) -> list[str]:
         """Write one reusable component YAML per stage: `<output>/<pipeline>/<stage>.yaml`."""
-        from .package import component_to_bytes, write_package
+        from .compile.package import component_to_bytes, write_package
 
         written = []
         for plan in self.plan.select(pipeline):
@@ -96,6 +98,14 @@ class Project:
                 write_package(path, component_to_bytes(plan, stage.name), force=force)
                 written.append(path)
         return written
+
+    def prepared(self, *, pipeline: str | None, cache: bool, parallel: bool) -> Prepared:
+        """One pipeline compiled and ready to run, upload or schedule (CompileError = exit 4)."""
+        plan = self.pipeline(pipeline)
+        (package,) = self.compile(pipeline=plan.name, cache=cache, parallel=parallel)
+        return Prepared(plan, package.content, parse_spec(package.content, plan.file),
+                        self.settings, plan.file, True, module_folder(self.paths),
+                        tuple(os.path.abspath(p) for p in self.paths))
 
     def run_local(self, **options: Any) -> Any:
         """Run a pipeline of this project on this machine (see `unip_kfp.local.run_local`)."""

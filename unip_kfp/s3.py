@@ -30,8 +30,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from .config import S3Config
 from .errors import RunFailedError, UnreachableError, UsageError
+from .manifests.project_config import S3Config
 
 SCHEMES = ("minio", "s3")
 ENDPOINT_ENV = "UNIP_KFP_S3_ENDPOINT"

@@ -21,14 +21,7 @@ imported only when a function needs it.
 from __future__ import annotations
 
 from .handle import RunHandle
-from .operate import (
-    attach,
-    delete_schedule,
-    pause_schedule,
-    resume_schedule,
-    runs,
-    schedules,
-)
+from .operate import attach, delete_schedule, pause_schedule, resume_schedule, runs, schedules
 from .schedule_steps import apply_schedule as schedule
 from .submission import DEFAULT_PIPELINE_ROOT, submit
 from .versions import Upload, upload

@@ -21,8 +21,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from ..config import KubeflowConfig
 from ..errors import UsageError
+from ..manifests.project_config import KubeflowConfig
 
 API_PREFIX = "/apis/v2beta1"
 CA_ENV = "KF_PIPELINES_SSL_CA_CERT"

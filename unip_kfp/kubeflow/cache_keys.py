@@ -34,8 +34,8 @@ from typing import Any
 import yaml
 
 from ..errors import UnipKfpError
+from ..launch.prepared import Prepared
 from ..s3 import S3, Location
-from ..target import Prepared
 
 __all__ = ["KEY_PARAMETER", "ObjectVersions", "keyed", "keyed_spec"]
 

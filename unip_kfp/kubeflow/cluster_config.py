@@ -30,8 +30,8 @@ from typing import Any
 import yaml
 
 from ..errors import UsageError
-from ..launcher import merge_providers, secret_boxes, wanted_providers
-from ..plan import Box, PipelinePlan
+from ..plan.launcher_credentials import merge_providers, secret_boxes, wanted_providers
+from ..plan.model import Box, PipelinePlan
 from .kube import LAUNCHER_CONFIGMAP
 
 _DROPPED_METADATA = ("managedFields", "uid", "creationTimestamp", "generation", "selfLink")
@@ -141,8 +141,8 @@ def kubernetes_manifests(
     """Pipeline and PipelineVersion objects for the compiled package, by kfp's compiler."""
     from kfp import compiler
 
-    from ..package import compile_to_bytes
-    from ..pipeline import CompileOptions, build_pipeline
+    from ..compile.package import compile_to_bytes
+    from ..compile.pipeline import CompileOptions, build_pipeline
     from .versions import content_mark, version_name
 
     options = CompileOptions(cache=cache, parallel=parallel)

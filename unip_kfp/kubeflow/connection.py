@@ -39,17 +39,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import KubeflowConfig
 from ..errors import RunFailedError, UnipKfpError, UnreachableError, UsageError
+from ..manifests.project_config import KubeflowConfig
 from . import links
 from .access import TOKEN_ENV, resolve_ca, ssl_context, suggest_prefix, tls_failure
-from .server_errors import (  # noqa: F401  (api_status and AUTH_HINT are used from here too)
-    AUTH_HINT,
-    KubeflowUnavailable,
-    api_error,
-    api_status,
-    server_message,
-)
+from .server_errors import AUTH_HINT, KubeflowUnavailable, api_error, server_message
 
 API_PREFIX = "/apis/v2beta1"
 IN_CLUSTER_HOST = "http://ml-pipeline.kubeflow.svc.cluster.local:8888"
@@ -155,7 +149,7 @@ def connect(
                 f"Kubeflow at {resolved_host} is multi-user: choose your profile namespace "
                 "with --namespace NS (or kubeflow.namespace in unip-kfp.yaml)"
             )
-    ui = links.ui_host(config.ui_host, resolved_host, auth, timeout, ca)
+    ui = links.ui_host(config.ui_host, resolved_host, lambda: _headers(auth), timeout, ca)
     return Connection(_new_client(resolved_host, chosen_ns, auth, ca), resolved_host, chosen_ns,
                       ui, multi_user)
 

@@ -23,28 +23,11 @@ import urllib.parse
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..config import Settings
 from ..errors import UnipKfpError
+from ..manifests.project_config import Settings
 from .access import API_PREFIX, describe_ca, probe_json, resolve_ca, ssl_context, tls_failure
-
-PASS, FAIL, SKIP = "pass", "fail", "skip"
-MARKS = {PASS: "✓", FAIL: "✗", SKIP: "–"}
-
-
-@dataclass
-class Check:
-    """One row: what was checked, how it went, why, and what to do about it."""
-
-    name: str
-    status: str
-    detail: str
-    fix: str = ""
-
-
-def from_error(name: str, exc: UnipKfpError) -> Check:
-    """Our errors carry `message\\n    hint: fix`: split them into a failed row."""
-    detail, _, fix = str(exc).partition("\n    hint: ")
-    return Check(name, FAIL, detail.strip(), fix.strip())
+from .doctor_data import data_checks
+from .doctor_rows import FAIL, MARKS, PASS, SKIP, Check, from_error
 
 
 @dataclass
@@ -75,8 +58,6 @@ class Doctor:
         return check
 
     def run(self) -> list[Check]:
-        from .doctor_data import data_checks
-
         for step in (self.check_tls, self.check_endpoint, self.check_auth,
                      self.check_namespace, self.check_credentials):
             try:
@@ -205,7 +186,7 @@ class Doctor:
                        "(Kubeflow dashboard: Manage Contributors)"))
 
     def check_credentials(self) -> None:
-        from ..launcher import launcher_issues
+        from ..plan.launcher_credentials import launcher_issues
 
         mode = self.settings.config.kubeflow.credentials
         if mode == "env":

@@ -18,13 +18,12 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UnipKfpError
-from ..launcher import covered, pipeline_root, secret_boxes
+from ..plan.launcher_credentials import covered, pipeline_root, secret_boxes
 from ..s3 import S3, Endpoint, Location, credentials, find_endpoint
-from .doctor import FAIL, PASS, SKIP, Check, from_error
+from .doctor_rows import FAIL, PASS, SKIP, Check, Checkup, from_error
 
 if TYPE_CHECKING:
-    from ..plan import Box
-    from .doctor import Doctor
+    from ..plan.model import Box
 
 # docker/distribution reference grammar (reference/regexp.go), lower-case repository path.
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
@@ -61,7 +60,7 @@ class QuickS3(S3):
         return self._client
 
 
-def data_checks(doctor: Doctor) -> None:
+def data_checks(doctor: Checkup) -> None:
     s3 = check_s3(doctor)
     if s3 is None:
         for name in ["pipeline root", *(f"box {b.name}" for b in _boxes(doctor))]:
@@ -75,14 +74,14 @@ def data_checks(doctor: Doctor) -> None:
         _safely(doctor, "namespace objects", lambda: check_namespace_objects(doctor))
 
 
-def _safely(doctor: Doctor, name: str, step: Any) -> None:
+def _safely(doctor: Checkup, name: str, step: Any) -> None:
     try:
         doctor.add(step())
     except UnipKfpError as exc:
         doctor.add(from_error(name, exc))
 
 
-def _boxes(doctor: Doctor) -> list[Box]:
+def _boxes(doctor: Checkup) -> list[Box]:
     if doctor.project is None:
         return []
     found: dict[str, Box] = {}
@@ -92,7 +91,7 @@ def _boxes(doctor: Doctor) -> list[Box]:
     return [found[k] for k in sorted(found)]
 
 
-def check_s3(doctor: Doctor) -> QuickS3 | None:
+def check_s3(doctor: Checkup) -> QuickS3 | None:
     """The endpoint answers and the keys are accepted (a refusal of listing is fine)."""
     try:
         endpoint = find_endpoint(doctor.s3_endpoint, doctor.settings.config.s3)
@@ -116,7 +115,7 @@ def check_s3(doctor: Doctor) -> QuickS3 | None:
     return s3
 
 
-def check_root(doctor: Doctor, s3: QuickS3) -> Check:
+def check_root(doctor: Checkup, s3: QuickS3) -> Check:
     root = Location.parse(pipeline_root(doctor.settings))
     _readable(s3, root, f"reading the pipeline root {root.uri}")
     return Check("pipeline root", PASS, f"{root.uri}: bucket '{root.bucket}' exists, readable")
@@ -129,7 +128,7 @@ def _readable(s3: QuickS3, location: Location, action: str) -> bool:
         return next(iter(listing), None) is not None
 
 
-def check_box(doctor: Doctor, s3: QuickS3, box: Box) -> Check:
+def check_box(doctor: Checkup, s3: QuickS3, box: Box) -> Check:
     location = Location.parse(box.uri)
     _readable(s3, location, f"reading box '{box.name}' ({box.uri})")
     notes = ["bucket and prefix readable"]
@@ -147,7 +146,7 @@ def check_box(doctor: Doctor, s3: QuickS3, box: Box) -> Check:
     return Check(f"box {box.name}", PASS, f"{box.uri}: " + ", ".join(notes))
 
 
-def _write_probe(doctor: Doctor, s3: QuickS3, box: Location) -> str:
+def _write_probe(doctor: Checkup, s3: QuickS3, box: Location) -> str:
     """Write and remove one small object where uploads go; says so."""
     user = doctor.project.pipelines[0].user
     probe = box.child("users", user, "file_groups", f".unip-kfp-doctor-{secrets.token_hex(6)}")
@@ -158,7 +157,7 @@ def _write_probe(doctor: Doctor, s3: QuickS3, box: Location) -> str:
     return "uploads can be written (probe removed)"
 
 
-def check_images(doctor: Doctor) -> None:
+def check_images(doctor: Checkup) -> None:
     """Well-formed references; tags instead of digests flagged when caching is on."""
     stages = [(p.name, s.name, s.image) for p in doctor.project.pipelines for s in p.stages]
     bad = [f"stage '{s}': '{i}'" for _, s, i in stages if not IMAGE.fullmatch(i)]
@@ -177,7 +176,7 @@ def check_images(doctor: Doctor) -> None:
                                      f"({kind})"))
 
 
-def check_namespace_objects(doctor: Doctor) -> Check:
+def check_namespace_objects(doctor: Checkup) -> Check:
     """Box and pull Secrets exist with their keys; with launcher, kfp-launcher covers boxes."""
     from .kube import Kube, KubeError
 

@@ -7,10 +7,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import KubeflowConfig
 from ..errors import RunFailedError, UnipKfpError, UsageError
-from ..plan import PipelinePlan
-from ..runargs import box_uri, classify, parse_outputs
+from ..launch.arguments import box_uri, classify, parse_outputs
+from ..manifests.project_config import KubeflowConfig
+from ..plan.model import PipelinePlan
 from ..s3 import Location
 from .artifacts import locate, output_refs, run_folder
 from .connection import Connection

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from ..config import KubeflowConfig
 from ..errors import UsageError
-from ..target import plan_from_spec
-from .connection import Connection, api_status
+from ..launch.prepared import plan_from_spec
+from ..manifests.project_config import KubeflowConfig
+from .connection import Connection
 from .handle import RunHandle
 from .progress import SUCCESS, TERMINAL
+from .server_errors import api_status
 from .stages import stage_keys, stage_states, state_of, was_canceled, when
 from .versions import unwrap_platform, unwrap_spec
 

@@ -21,23 +21,28 @@ import os
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from .connection import Connection
+
+class Connection(Protocol):
+    """What a link needs of a `connection.Connection`: the host, and the UI's address (or
+    how to find it out once). A protocol, so that `connection.py` can use this module."""
+
+    host: str
+    ui_host: str | Callable[[], str]
 
 API_PREFIX = "/apis/v2beta1"
 
 
-def ui_host(configured: str | None, host: str, auth: Any, timeout: float,
-            ca_cert: str | None) -> str | Callable[[], str]:
+def ui_host(configured: str | None, host: str, headers: Callable[[], dict[str, str]],
+            timeout: float, ca_cert: str | None) -> str | Callable[[], str]:
     """The UI's address as configured (`kubeflow.uiHost`, `KF_PIPELINES_UI_ENDPOINT`), else
     how to find out whether the host is the UI: asked when a link is first made (most
     commands make none), then `ui_address` keeps the answer."""
     ui = configured or os.environ.get("KF_PIPELINES_UI_ENDPOINT")
     if ui:
         return ui.rstrip("/")
-    return lambda: host.rstrip("/") if serves_ui(host, auth, timeout, ca_cert) else ""
+    return lambda: host.rstrip("/") if serves_ui(host, headers(), timeout, ca_cert) else ""
 
 
 def ui_address(connection: Connection) -> str | None:
@@ -78,14 +83,13 @@ def pipeline_url(connection: Connection, pipeline_id: str, version_id: str | Non
     return f"{url}/version/{version_id}" if version_id else url
 
 
-def serves_ui(host: str, auth: Any, timeout: float, ca_cert: str | None = None) -> bool:
+def serves_ui(host: str, headers: dict[str, str], timeout: float,
+              ca_cert: str | None = None) -> bool:
     """Whether `host` answers `/` as the UI does (an HTML page); unsure means yes, so that
     links keep the host as before."""
     from .access import ssl_context
-    from .connection import _headers
-
     request = urllib.request.Request(host + "/", headers={"Accept": "text/html",
-                                                          **_headers(auth)})
+                                                          **headers})
     opener = urllib.request.build_opener(  # no proxies from the environment, as kfp.Client
         urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=ssl_context(ca_cert))
     )

@@ -26,8 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import KubeflowConfig
 from ..errors import UnreachableError, UsageError
+from ..manifests.project_config import KubeflowConfig
 from ..s3 import S3
 from .connection import Connection
 from .logsources import Archive, KubeflowUi, Kubernetes, PodRef, SourceError, tail_lines

@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..config import Settings, find_config, load_settings
 from ..errors import UsageError
+from ..manifests.project_config import Settings, find_config, load_settings
 from .connection import Connection, connect
 from .handle import RunHandle
 from .history import RunSummary, attach_run, list_runs

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from ..plan import PipelinePlan
+from ..plan.model import PipelinePlan
 from ..s3 import S3, Location
 from .connection import Connection
 from .history import _newest_runs, run_state
@@ -187,7 +187,7 @@ def plan_removals(project: Any, *, pipeline: str | None, local_age: str | None, 
                   ) -> list[Removal]:
     """Everything `prune` would remove, in the order local runs, inputs, versions."""
     from ..errors import UsageError
-    from ..target import module_folder
+    from ..launch.prepared import module_folder
     from .cron import parse_every
     from .operate import open_connection, pipeline_name, settings_of
     from .submission import _LazyStorage

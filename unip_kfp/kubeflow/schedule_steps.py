@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import UnipKfpError
-from ..plan import PipelinePlan
-from ..runargs import InputValue, box_uri
+from ..launch.arguments import InputValue, box_uri
+from ..launch.prepared import Prepared, prepare
+from ..plan.model import PipelinePlan
 from ..s3 import Location
-from ..target import Prepared, prepare
 from .connection import Connection, connect, note_ignored_namespace
 from .schedules import (
     Schedule,

@@ -21,10 +21,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import UsageError
-from ..plan import PipelinePlan
-from ..runargs import InputValue, box_uri, parse_inputs
+from ..launch.arguments import InputValue, box_uri, parse_inputs
+from ..launch.prepared import Prepared, prepare
+from ..plan.model import PipelinePlan
 from ..s3 import Location, resolve_endpoint
-from ..target import Prepared, prepare
 from . import links
 from .cache_keys import ObjectVersions, keyed
 from .connection import Connection, connect, note_ignored_namespace

@@ -22,9 +22,10 @@ from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from ..errors import UsageError
-from ..target import Prepared, prepare
+from ..launch.prepared import Prepared, prepare
 from . import links
-from .connection import Connection, api_status, connect, note_ignored_namespace
+from .connection import Connection, connect, note_ignored_namespace
+from .server_errors import api_status
 
 DESCRIPTION_LIMIT = 3000
 """Characters of a version's description (see `version_description`)."""

@@ -25,12 +25,7 @@ outputs as the launcher uploads them. Modules by responsibility:
 
 from __future__ import annotations
 
-from .result import (
-    LocalRunResult,
-    RunInterruptedError,
-    StageFailedError,
-    StageResult,
-)
+from .result import LocalRunResult, RunInterruptedError, StageFailedError, StageResult
 from .runner import run_local
 
 __all__ = [

@@ -16,11 +16,11 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from .. import runargs
 from ..errors import UsageError
-from ..plan import Kind, PipelinePlan
+from ..launch import arguments as runargs
+from ..plan.model import Kind, PipelinePlan
 from .data import file_uri
-from .package import Package
+from .package_reader import Package
 
 __all__ = ["RunArguments", "run_arguments"]
 

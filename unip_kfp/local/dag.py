@@ -22,7 +22,7 @@ from google.protobuf import json_format
 from ..errors import RunFailedError
 from .cel import ConditionError
 from .data import Artifact, DataResolver
-from .package import ROOT, Package, constant_value
+from .package_reader import ROOT, Package, constant_value
 from .process import Finished, Supervisor, signal_name
 from .result import StageFailedError, StageState, Status
 from .reuse import Reuse

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .. import s3
 from ..errors import UsageError
-from ..plan import DEFAULT_BOX_ROOT
+from ..plan.model import DEFAULT_BOX_ROOT
 
 __all__ = ["Artifact", "BoxFolder", "DataResolver", "file_uri"]
 

@@ -25,12 +25,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import runargs, s3
+from .. import s3
+from ..checks.roles import Role
 from ..errors import UnreachableError, UsageError
-from ..plan import PipelinePlan
-from ..roles import Role
+from ..launch import arguments as runargs
+from ..plan.model import PipelinePlan
 from .data import DataResolver
-from .package import Package
+from .package_reader import Package
 from .sandbox import remove_tree
 
 __all__ = ["Destination", "Protected", "destinations", "publish"]

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..errors import UsageError
-from .package import Package
+from .package_reader import Package
 from .records import package_targets
 from .sandbox import remove_tree
 

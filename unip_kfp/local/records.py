@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from .. import wrapper
+from ..compile import stage_wrapper as wrapper
 from .expansion import expand
 
 __all__ = ["package_targets", "targets"]

@@ -24,9 +24,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .. import graph, graphsvg
-from ..htmlpage import escape, page
-from ..plan import Kind, PipelinePlan
+from ..plan.model import Kind, PipelinePlan
+from ..views import graph
+from ..views import graph_svg as graphsvg
+from ..views.html_page import escape, page
 from .arguments import RunArguments
 from .data import DataResolver
 from .result import LocalRunResult, StageResult, Status

@@ -16,19 +16,18 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import s3
 from ..errors import RunFailedError, UnipKfpError, UsageError
-from ..plan import PipelinePlan
-from ..project import Project
-from ..target import Prepared, prepare
+from ..launch.prepared import Prepared, Target, prepare
+from ..plan.model import PipelinePlan
 from .arguments import RunArguments, run_arguments
 from .dag import Outputs, RunLayout, Walker
 from .data import BoxFolder, DataResolver
 from .destinations import Destination, Protected, destinations, publish
 from .logbook import keep_logs
-from .package import Package
+from .package_reader import Package
 from .process import Supervisor, Terminated, ignoring_signals, stop_on_signals
 from .realpaths import RealPaths
 from .result import LocalRunResult, RunInterruptedError, StageFailedError, Status
@@ -37,9 +36,6 @@ from .sandbox import Isolation, choose_isolation, remove_tree
 from .stage import Stages
 from .summary import summary_lines
 
-if TYPE_CHECKING:
-    from ..package import CompiledPackage
-
 __all__ = ["run_local"]
 
 Echo = Callable[[str], None]
@@ -47,7 +43,7 @@ STATE_DIR = ".unip-kfp"  # per module folder: local boxes and runs
 
 
 def run_local(
-    target: Project | str | os.PathLike[str] | CompiledPackage,
+    target: Target,
     *,
     pipeline: str | None = None,
     inputs: Mapping[str, Any] | None = None,

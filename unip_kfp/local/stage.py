@@ -14,12 +14,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..compile.stage_wrapper import TARGET_ROOT_ENV
 from ..errors import RunFailedError
 from ..naming import ENV_PREFIX
-from ..wrapper import TARGET_ROOT_ENV
 from .data import Artifact, file_uri
 from .expansion import expander, pod_variables, stage_environment
-from .package import Package
+from .package_reader import Package
 from .placeholders import PlaceholderError, TaskPlaceholders
 from .realpaths import RealPaths
 from .records import targets

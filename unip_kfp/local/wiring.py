@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .data import Artifact
-from .package import constant_value
+from .package_reader import constant_value
 
 __all__ = ["Outputs", "dag_outputs", "task_inputs"]
 

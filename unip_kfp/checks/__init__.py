@@ -1,0 +1,5 @@
+"""Step 2 of the flow: every rule that can refuse the manifests or `unip-kfp.yaml`.
+
+The checks return `Issue`s (file, line, field path, what to do) and never raise; the plan is
+built only from manifests that passed them.
+"""

@@ -1,0 +1,62 @@
+"""`unip-kfp validate` and `unip-kfp plan`: check manifests, and show what they will become."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..checks.cross_manifest import check_manifests
+from ..errors import EXIT_INVALID
+from ..manifests.loader import load_project
+from . import render
+from .common import handle_errors, load_for_command, plan_options
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@handle_errors
+def validate(paths: tuple[str, ...], strict: bool, fmt: str) -> None:
+    """Check manifests (files or folders); report every problem at once."""
+    issues = check_manifests(load_project(list(paths)))
+    failed = any(i.severity.value == "error" or strict for i in issues)
+    if fmt == "json":
+        click.echo(render.issues_json(issues, ok=not failed))
+    elif issues:
+        click.echo(render.issues_text(issues), err=True)
+    if failed:
+        if fmt == "text":
+            errors = sum(1 for i in issues if i.severity.value == "error" or strict)
+            click.echo(f"{errors} error(s); the manifests are invalid", err=True)
+        sys.exit(EXIT_INVALID)
+    if fmt == "text":
+        click.echo(f"ok: {', '.join(paths)}")
+
+
+@click.command()
+@click.argument("path")
+@click.option("--pipeline", help="Plan only this pipeline.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@plan_options
+@handle_errors
+def plan(
+    path: str,
+    pipeline: str | None,
+    fmt: str,
+    boxes: tuple[str, ...],
+    user: str | None,
+    strict: bool,
+    config: str | None,
+) -> None:
+    """Show what the pipeline will be on Kubeflow: parameters, stages, outputs, order."""
+    project = load_for_command([path], boxes, user, strict, config)
+    chosen = project.plan.select(pipeline)
+    if fmt == "json":
+        click.echo(render.plan_json(chosen))
+    else:
+        click.echo("\n\n".join(render.plan_text(p) for p in chosen))
+
+
+COMMANDS = [validate, plan]

@@ -1,0 +1,5 @@
+"""Pictures of a plan: a graph as Mermaid, DOT, SVG or a self-contained HTML page.
+
+A side branch of the flow: it reads the plan and nothing after it, for `unip-kfp graph` and
+the local run report.
+"""
