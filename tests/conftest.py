@@ -1,16 +1,33 @@
-"""Shared pytest fixtures."""
+"""Every shared pytest fixture: test servers, isolated callers, example modules.
+
+The servers and helpers behind them are in `support/`; test modules never import each other.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import kfp
 import pytest
-from kfp_api_server import KfpApiServer
-from s3_server import ENDPOINT_ENV, S3Endpoint, external_endpoint, start_seaweedfs
+from kfp import compiler
+from support.k8s_api_server import K8sApiServer
+from support.kfp_api_server import KfpApiServer
+from support.kfp_client import ROOT, _demo
+from support.kfp_fake_pods import PodStore
+from support.kubeflow_env import DATA_BUCKET, EXAMPLE, USER, HookedKfpServer
+from support.operate import Cluster
+from support.s3_server import (
+    ENDPOINT_ENV,
+    S3Endpoint,
+    create_bucket,
+    external_endpoint,
+    start_seaweedfs,
+)
 
-# --- fake KFP API server and S3 endpoint (see tests/kfp_api_server.py, tests/s3_server.py)
+# --- fake KFP API server and S3 endpoint (see support/kfp_api_server.py, support/s3_server.py)
 
 
 @pytest.fixture
@@ -83,9 +100,88 @@ def _s3_store(request: pytest.FixtureRequest) -> Iterator[S3Endpoint]:
 
 @pytest.fixture
 def s3_server(_s3_store: S3Endpoint) -> S3Endpoint:
-    """A real S3 store on loopback (SeaweedFS; see tests/s3_server.py), one per session,
+    """A real S3 store on loopback (SeaweedFS; see tests/support/s3_server.py), one per session,
     with no buckets at the start of each test. ``.url``/``.endpoint``, the admin keys
     (``.access_key``, ``.secret_key``, ``.env()``, ``.minio()``), ``.read_only`` keys (None
     on an external store) and ``.anonymous()`` for refusals."""
     _s3_store.reset()
     return _s3_store
+
+
+# --- the Kubeflow tests: a hooked KFP API server, an isolated caller, the example module
+
+@pytest.fixture(name="kfp")
+def kfp_fixture() -> Iterator[HookedKfpServer]:
+    with HookedKfpServer() as server:
+        yield server
+
+
+@pytest.fixture(name="env")
+def env_fixture(
+    kfp_home: Path, s3_server: S3Endpoint, monkeypatch: pytest.MonkeyPatch
+) -> S3Endpoint:
+    """An isolated caller: scratch HOME, S3 keys and endpoint, fast polling, a fixed user."""
+    for name, value in s3_server.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("UNIP_KFP_S3_ENDPOINT", s3_server.url)
+    monkeypatch.setenv("UNIP_KFP_POLL_INTERVAL", "0.02")
+    monkeypatch.setenv("UNIP_KFP_USER", USER)
+    for name in (
+        "UNIP_KFP_CONNECT_TIMEOUT",
+        "MINIO_ACCESS_KEY",
+        "MINIO_SECRET_KEY",
+        "KUBERNETES_SERVICE_HOST",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    create_bucket(s3_server, "mlpipeline")
+    create_bucket(s3_server, DATA_BUCKET)
+    return s3_server
+
+
+@pytest.fixture(name="module")
+def module_fixture(tmp_path: Path) -> Path:
+    """A private copy of the example module (manifests, data), for edits and relative paths."""
+    target = tmp_path / "module"
+    shutil.copytree(
+        EXAMPLE, target, ignore=shutil.ignore_patterns("__pycache__", ".unip-kfp", "results", "out")
+    )
+    return target
+
+
+@pytest.fixture(name="cluster")
+def cluster_fixture() -> Iterator[Cluster]:
+    pods = PodStore()
+    with K8sApiServer(pods) as k8s, HookedKfpServer(pods=pods) as kfp:
+        yield Cluster(kfp, k8s, pods)
+
+
+@pytest.fixture(name="kubeconfig")
+def kubeconfig_fixture(cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                       ) -> Path:
+    """Kubernetes API access for the `kubernetes` client, through KUBECONFIG."""
+    path = cluster.k8s.kubeconfig(tmp_path / "kubeconfig")
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    return path
+
+
+@pytest.fixture(name="package", scope="module")
+def package_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("pkg") / "unip_demo.yaml"
+    compiler.Compiler().compile(_demo, str(path))
+    return path
+
+
+@pytest.fixture(name="example", scope="module")
+def example_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The two-stage example module, compiled (the package the backend check used)."""
+    import unip_kfp
+
+    folder = tmp_path_factory.mktemp("example")
+    (package,) = unip_kfp.load(str(ROOT / "examples" / "train-test" / "manifests")).compile(
+        output=str(folder))
+    return Path(str(package.path))
+
+
+@pytest.fixture(name="client")
+def client_fixture(kfp_server: KfpApiServer, kfp_home: Path) -> kfp.Client:
+    return kfp.Client(host=kfp_server.url)

@@ -1,7 +1,7 @@
 """Secrets off the command line and TLS for on-prem installs, through the real `kfp.Client`.
 
 The KFP API test server checks bearer tokens; for HTTPS it sits behind a TLS front whose
-certificate a CA made in the test signs (tests/tls_server.py), as behind an ingress with a
+certificate a CA made in the test signs (tests/support/tls_server.py), as behind an ingress with a
 private CA.
 """
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from kfp_api_server import KfpApiServer
-from tls_server import TestCA, TlsFront
+from support.kfp_api_server import KfpApiServer
+from support.tls_server import TestCA, TlsFront
 
 from unip_kfp.cli import main
 from unip_kfp.kubeflow.access import TOKEN_ARGV_WARNING

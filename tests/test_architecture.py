@@ -184,3 +184,20 @@ def test_module_size_limit(module: str) -> None:
             if length > 50:
                 head = "\n".join(lines[node.lineno - 1: node.lineno + 8])
                 assert "size-limit:" in head, f"{path}:{node.lineno} {node.name}: {length} lines"
+
+
+def test_no_test_module_imports_another() -> None:
+    """Tests share through `conftest.py` (fixtures) and `support/` (servers, helpers) only."""
+    tests = Path(__file__).resolve().parent
+    local = {p.stem for p in tests.glob("*.py")} | {p.name for p in tests.iterdir() if p.is_dir()}
+    found = []
+    for path in sorted([*tests.glob("*.py"), *tests.glob("support/*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level
+                     else [])
+            for name in names:
+                top = name.split(".")[0]
+                if top in local and top != "support":
+                    found.append(f"{path.relative_to(tests)} imports {name}")
+    assert found == []

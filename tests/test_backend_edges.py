@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from goldens import CASES, compiled, documents, pipelines_of
+from support.goldens import CASES, compiled, documents, pipelines_of
 
 from unip_kfp.plan.model import SENTINEL_URI
 

@@ -20,7 +20,7 @@ import jsonschema
 import pytest
 import yaml
 from click.testing import CliRunner, Result
-from k8s_api_server import K8sApiServer
+from support.k8s_api_server import K8sApiServer
 
 from unip_kfp.cli import main
 from unip_kfp.kubeflow.versions import version_name

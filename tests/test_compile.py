@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
-from goldens import (
+from support.goldens import (
     CASES,
     CASES_DIR,
     EXAMPLES,

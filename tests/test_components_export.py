@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
-from goldens import CASES_DIR, COMPONENTS_DIR, EXAMPLES, check_golden
+from support.goldens import CASES_DIR, COMPONENTS_DIR, EXAMPLES, check_golden
 
 import unip_kfp
 from unip_kfp.cli import main

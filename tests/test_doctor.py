@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner, Result
-from k8s_api_server import K8sApiServer
-from kfp_api_server import KfpApiServer
-from s3_server import S3Endpoint, create_bucket, remove_bucket
-from tls_server import TestCA, TlsFront
+from support.k8s_api_server import K8sApiServer
+from support.kfp_api_server import KfpApiServer
+from support.s3_server import S3Endpoint, create_bucket, remove_bucket
+from support.tls_server import TestCA, TlsFront
 
 from unip_kfp.cli import main
 from unip_kfp.kubeflow.sessions import Session, save

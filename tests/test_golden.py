@@ -2,7 +2,7 @@
 
 Each case is a manifest folder (the examples, or tests/compile_cases/) plus compile options;
 its packages live in ``tests/golden/<case>/<pipeline>.yaml`` and are compared through the one
-golden helper (``tests/goldens.py``), which normalises ``sdkVersion``. A fixed ``user`` keeps
+golden helper (``support/goldens.py``), which normalises ``sdkVersion``. A fixed ``user`` keeps
 the plans stable whoever runs the tests. Run as a script (``python tests/test_golden.py``) it
 prints the sha256 of every package as JSON: the determinism test runs it in fresh
 interpreters with other hash seeds.
@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from goldens import (
+from support.goldens import (
     CASES,
     GOLDEN_DIR,
     REGENERATE_ENV,

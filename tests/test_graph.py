@@ -17,8 +17,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from chromium import Rendered, ink, png_size, render
 from click.testing import CliRunner
+from support.chromium import Rendered, ink, png_size, render
 
 import unip_kfp
 from unip_kfp.cli import main

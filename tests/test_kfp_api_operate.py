@@ -15,18 +15,12 @@ from typing import Any
 
 import kfp
 import pytest
-from kfp_api_server import KfpApiServer
-from kfp_fake_pods import PodStore
 from kfp_server_api.exceptions import ApiException
-from operate_common import (  # noqa: F401  (the *_fixture names register fixtures)
-    URI_ARGS,
-    Cluster,
-    cluster_fixture,
-    finished_run,
-    kubeconfig_fixture,
-)
-from s3_server import S3Endpoint
-from test_kubeflow_common import EXAMPLE, cli, env_fixture, module_fixture  # noqa: F401
+from support.kfp_api_server import KfpApiServer
+from support.kfp_fake_pods import PodStore
+from support.kubeflow_env import EXAMPLE, cli
+from support.operate import finished_run
+from support.s3_server import S3Endpoint
 
 import unip_kfp
 
@@ -107,8 +101,8 @@ def test_the_ui_pod_log_route(tmp_path: Path) -> None:
 
 def test_logs_of_a_profile_namespace(env: S3Endpoint, module: Path, tmp_path: Path,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    from k8s_api_server import K8sApiServer
-    from test_kubeflow_common import HookedKfpServer
+    from support.k8s_api_server import K8sApiServer
+    from support.kubeflow_env import HookedKfpServer
 
     pods = PodStore()
     with K8sApiServer(pods) as k8s, HookedKfpServer(pods=pods, multi_user=True) as server:

@@ -12,24 +12,15 @@ import kfp
 import pytest
 import yaml
 from kfp import compiler
-from kfp_api_server import (
+from support.kfp_api_server import (
     KfpApiServer,
     RunStep,
     canceled_script,
     failing_script,
     stuck_script,
 )
-from kfp_fake_argo import fnv32a, node_id, pod_name
-from test_kfp_api_server import (  # noqa: F401  (the *_fixture names register fixtures)
-    EPOCH,
-    ZERO,
-    _needs,
-    client_fixture,
-    example_fixture,
-    failure,
-    package_fixture,
-    raw,
-)
+from support.kfp_client import EPOCH, ZERO, _needs, failure, raw
+from support.kfp_fake_argo import fnv32a, node_id, pod_name
 
 pytestmark = pytest.mark.filterwarnings("ignore:This client only works:FutureWarning")
 

@@ -9,74 +9,15 @@ of a real KFP 2.17 backend.
 
 import json
 import re
-import urllib.request
 from pathlib import Path
-from typing import Any
 
 import kfp
 import pytest
 import yaml
-from kfp import compiler, dsl
-from kfp_api_server import (
-    KfpApiServer,
-)
-from kfp_server_api import ApiException
+from support.kfp_api_server import KfpApiServer
+from support.kfp_client import EPOCH, STATUS, failure, raw
 
 pytestmark = pytest.mark.filterwarnings("ignore:This client only works:FutureWarning")
-ROOT = Path(__file__).resolve().parent.parent
-EPOCH, ZERO = "1970-01-01T00:00:00Z", "0001-01-01T00:00:00Z"
-STATUS = "type.googleapis.com/google.rpc.Status"
-
-
-@dsl.container_component
-def _echo(msg: str):
-    return dsl.ContainerSpec(image="alpine", command=["echo"], args=[msg])
-
-
-@dsl.pipeline(name="unip-demo")
-def _demo(msg: str = "hi", lr: float = 0.1):
-    first = _echo(msg=msg).set_display_name("train")
-    _echo(msg="done").set_display_name("test").after(first)
-
-
-@dsl.pipeline(name="needs-input")
-def _needs(msg: str):
-    _echo(msg=msg)
-
-
-@pytest.fixture(name="package", scope="module")
-def package_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("pkg") / "unip_demo.yaml"
-    compiler.Compiler().compile(_demo, str(path))
-    return path
-
-
-@pytest.fixture(name="example", scope="module")
-def example_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The two-stage example module, compiled (the package the backend check used)."""
-    import unip_kfp
-
-    folder = tmp_path_factory.mktemp("example")
-    (package,) = unip_kfp.load(str(ROOT / "examples" / "train-test" / "manifests")).compile(
-        output=str(folder))
-    return Path(str(package.path))
-
-
-@pytest.fixture(name="client")
-def client_fixture(kfp_server: KfpApiServer, kfp_home: Path) -> kfp.Client:
-    return kfp.Client(host=kfp_server.url)
-
-
-def raw(server: KfpApiServer, path: str) -> dict[str, Any]:
-    """The JSON exactly as served (kfp's models parse timestamps and drop unknown keys)."""
-    with urllib.request.urlopen(f"{server.url}/apis/v2beta1{path}", timeout=5) as answer:
-        return dict(json.loads(answer.read()))
-
-
-def failure(call: Any) -> tuple[int, dict[str, Any]]:
-    with pytest.raises(ApiException) as err:
-        call()
-    return err.value.status, json.loads(err.value.body)
 
 
 def test_healthz_experiments_and_single_user_namespaces(

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from goldens import CASES, USER, compiled
 from kfp.dsl import utils as kfp_utils
+from support.goldens import CASES, USER, compiled
 
 import unip_kfp
 from unip_kfp.compile import pipeline

@@ -10,19 +10,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from kfp_api_server import RunRecord
-from s3_server import S3Endpoint
-from test_kubeflow_common import (  # noqa: F401  (the *_fixture names register fixtures)
-    BOX,
-    DATA_BUCKET,
-    USER,
-    HookedKfpServer,
-    cli,
-    env_fixture,
-    kfp_fixture,
-    module_fixture,
-    put_output,
-)
+from support.kfp_api_server import RunRecord
+from support.kubeflow_env import BOX, DATA_BUCKET, USER, HookedKfpServer, cli, put_output
+from support.s3_server import S3Endpoint
 
 import unip_kfp
 from unip_kfp.kubeflow import submit
@@ -191,7 +181,7 @@ def test_outputs_with_s3_down_after_success(
     kfp: HookedKfpServer, env: S3Endpoint, module: Path, writes_outputs: list[str],
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from test_kubeflow_common import free_port
+    from support.kubeflow_env import free_port
 
     monkeypatch.setenv("UNIP_KFP_S3_ENDPOINT", f"http://127.0.0.1:{free_port()}")
     result = cli("run", module / "manifests", "--host", kfp.url, "-i", "xy_train=s3://b/t",

@@ -12,15 +12,8 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from s3_server import S3Endpoint
-from test_kubeflow_common import (  # noqa: F401  (the *_fixture names register fixtures)
-    DATA_BUCKET,
-    HookedKfpServer,
-    cli,
-    env_fixture,
-    kfp_fixture,
-    module_fixture,
-)
+from support.kubeflow_env import DATA_BUCKET, HookedKfpServer, cli
+from support.s3_server import S3Endpoint
 
 import unip_kfp
 from unip_kfp.kubeflow.cache_keys import KEY_PARAMETER, keyed_spec

@@ -1,28 +1,10 @@
-"""Shared fixtures for the Kubeflow tests, and unit tests of the small pure pieces.
-
-Other test modules import the `*_fixture` functions, which register as `kfp`, `env`, `module`.
-
-The fixtures start real HTTP servers on 127.0.0.1: the fake KFP v2beta1 API
-(`kfp_api_server.py`, driven by the unmodified `kfp.Client`) and SeaweedFS (`s3_server.py`,
-driven by the `minio` client). Nothing in `kfp.Client` is mocked.
-"""
+"""Unit tests of the small pure pieces of the Kubeflow side."""
 
 from __future__ import annotations
 
-import shutil
-import socket
-import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
-
 import pytest
-import yaml
-from click.testing import CliRunner, Result
-from kfp_api_server import KfpApiServer, RunRecord
-from s3_server import S3Endpoint, create_bucket
+from support.kubeflow_env import EXAMPLE, spec_of
 
-from unip_kfp.cli import main
 from unip_kfp.errors import UsageError
 from unip_kfp.kubeflow.artifacts import output_refs
 from unip_kfp.kubeflow.stages import stage_keys
@@ -31,109 +13,6 @@ from unip_kfp.launch.prepared import plan_from_spec
 from unip_kfp.manifests.project_config import S3Config
 from unip_kfp.plan.model import Kind
 from unip_kfp.s3 import Location, resolve_endpoint
-
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "examples" / "train-test"
-DATA_BUCKET = "unip-data"
-BOX = f"s3://{DATA_BUCKET}/unip/data-box"
-USER = "tester"
-
-pytestmark = pytest.mark.filterwarnings("ignore:This client only works:FutureWarning")
-
-
-class HookedKfpServer(KfpApiServer):
-    """The fake API server plus hooks called with each new run (e.g. to write its outputs)."""
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.on_run: list[Callable[[RunRecord], None]] = []
-
-    def _create_run(self, request: Any) -> dict[str, Any]:
-        answer = super()._create_run(request)
-        for hook in self.on_run:
-            hook(self.runs[answer["run_id"]])
-        return answer
-
-
-@pytest.fixture(name="kfp")
-def kfp_fixture() -> Iterator[HookedKfpServer]:
-    with HookedKfpServer() as server:
-        yield server
-
-
-@pytest.fixture(name="env")
-def env_fixture(
-    kfp_home: Path, s3_server: S3Endpoint, monkeypatch: pytest.MonkeyPatch
-) -> S3Endpoint:
-    """An isolated caller: scratch HOME, S3 keys and endpoint, fast polling, a fixed user."""
-    for name, value in s3_server.env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("UNIP_KFP_S3_ENDPOINT", s3_server.url)
-    monkeypatch.setenv("UNIP_KFP_POLL_INTERVAL", "0.02")
-    monkeypatch.setenv("UNIP_KFP_USER", USER)
-    for name in (
-        "UNIP_KFP_CONNECT_TIMEOUT",
-        "MINIO_ACCESS_KEY",
-        "MINIO_SECRET_KEY",
-        "KUBERNETES_SERVICE_HOST",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    create_bucket(s3_server, "mlpipeline")
-    create_bucket(s3_server, DATA_BUCKET)
-    return s3_server
-
-
-@pytest.fixture(name="module")
-def module_fixture(tmp_path: Path) -> Path:
-    """A private copy of the example module (manifests, data), for edits and relative paths."""
-    target = tmp_path / "module"
-    shutil.copytree(
-        EXAMPLE, target, ignore=shutil.ignore_patterns("__pycache__", ".unip-kfp", "results", "out")
-    )
-    return target
-
-
-def cli(*args: str | Path) -> Result:
-    """Run `unip-kfp ARGS` in this process; stdout and stderr stay apart."""
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def spec_of(content: bytes) -> list[dict[str, Any]]:
-    return [d for d in yaml.safe_load_all(content.decode()) if d is not None]
-
-
-def put_output(
-    s3: S3Endpoint,
-    run: RunRecord,
-    files: dict[str, bytes],
-    *,
-    root: str = "mlpipeline/v2/artifacts",
-    task: str = "stage2",
-    output: str = "testing_results",
-    salt: str | None = None,
-) -> str:
-    """Write an output artifact where the KFP 2.17 launcher would, plus a log object."""
-    bucket, _, prefix = root.partition("/")
-    client = create_bucket(s3, bucket)
-    folder = f"{prefix}/my-pipeline/{run.run_id}/{task}/{salt or uuid.uuid4()}".lstrip("/")
-    import io
-
-    for name, data in {
-        **{f"{output}/{k}": v for k, v in files.items()},
-        "executor-logs-0": b"log",
-    }.items():
-        client.put_object(bucket, f"{folder}/{name}", io.BytesIO(data), len(data))
-    return folder
-
-
-# --------------------------------------------------------------------------- unit tests
 
 
 def test_location_parsing() -> None:

@@ -6,7 +6,7 @@
     1  the run FAILED (the stage named, its log pointed to) or was canceled by a user
     124  --timeout: we stopped waiting, the run keeps going
 
-The fake server answers as KFP 2.17 does (``test_kfp_api_server.py``): no error text on
+The fake server answers as KFP 2.17 does (``test_kfp_api_server.py`` tests it): no error text on
 failed runs, a canceled run ends FAILED after CANCELING, user errors often come as 500.
 """
 
@@ -21,19 +21,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from kfp_api_server import RunStep, canceled_script, failing_script, stuck_script
-from kfp_fake_errors import internal, not_found
-from kfp_fake_runs import refuse_creation
-from s3_server import S3Endpoint
-from test_kubeflow_common import (  # noqa: F401  (the *_fixture names register fixtures)
-    BOX,
-    HookedKfpServer,
-    cli,
-    env_fixture,
-    free_port,
-    kfp_fixture,
-    module_fixture,
-)
+from support.kfp_api_server import RunStep, canceled_script, failing_script, stuck_script
+from support.kfp_fake_errors import internal, not_found
+from support.kfp_fake_runs import refuse_creation
+from support.kubeflow_env import BOX, HookedKfpServer, cli, free_port
+from support.s3_server import S3Endpoint
 
 import unip_kfp
 from unip_kfp.errors import RunFailedError, WaitTimeoutError

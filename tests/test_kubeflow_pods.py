@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 import yaml
-from kfp_fake_argo import ArgoWorkflow, RunStep
-from kfp_fake_errors import (
+from support.kfp_fake_argo import ArgoWorkflow, RunStep
+from support.kfp_fake_errors import (
     ApiError,
     internal,
     invalid_input,
@@ -23,7 +23,7 @@ from kfp_fake_errors import (
     not_found,
     upload_error,
 )
-from kfp_fake_runs import refuse_creation
+from support.kfp_fake_runs import refuse_creation
 
 from unip_kfp.errors import CompileError, RunFailedError, UnreachableError, UsageError
 from unip_kfp.kubeflow.pods import (

@@ -14,19 +14,9 @@ from pathlib import Path
 import kfp as kfp_sdk
 import pytest
 import yaml
-from kfp_api_server import KfpApiServer, RunStep
-from s3_server import S3Endpoint
-from test_kubeflow_common import (  # noqa: F401  (the *_fixture names register fixtures)
-    BOX,
-    DATA_BUCKET,
-    USER,
-    HookedKfpServer,
-    cli,
-    env_fixture,
-    kfp_fixture,
-    module_fixture,
-    spec_of,
-)
+from support.kfp_api_server import KfpApiServer, RunStep
+from support.kubeflow_env import BOX, DATA_BUCKET, USER, HookedKfpServer, cli, spec_of
+from support.s3_server import S3Endpoint
 
 import unip_kfp
 from unip_kfp.kubeflow import RunHandle, submit

@@ -7,15 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from s3_server import S3Endpoint
-from test_kubeflow_common import (  # noqa: F401  (the *_fixture names register fixtures)
-    HookedKfpServer,
-    cli,
-    env_fixture,
-    kfp_fixture,
-    module_fixture,
-    spec_of,
-)
+from support.kubeflow_env import HookedKfpServer, cli, spec_of
+from support.s3_server import S3Endpoint
 
 import unip_kfp
 from unip_kfp.kubeflow import upload

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from local_cases.support import (
+from support.local_runs import (
     EXAMPLES,
     Lines,
     copy_case,
@@ -21,7 +21,7 @@ from local_cases.support import (
     stage,
     write_module,
 )
-from s3_server import S3Endpoint, create_bucket
+from support.s3_server import S3Endpoint, create_bucket
 
 import unip_kfp
 from unip_kfp.errors import UnreachableError, UsageError

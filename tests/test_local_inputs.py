@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from local_cases.support import Lines, copy_case, isolate, read, run_dirs
+from support.local_runs import Lines, copy_case, isolate, read, run_dirs
 
 import unip_kfp
 from unip_kfp.cli import main

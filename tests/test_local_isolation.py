@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from local_cases.support import (
+from support.local_runs import (
     Lines,
     copy_case,
     isolate,

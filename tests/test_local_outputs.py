@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from local_cases.support import (
+from support.local_runs import (
     Lines,
     copy_case,
     isolate,
@@ -20,7 +20,7 @@ from local_cases.support import (
     stage,
     write_module,
 )
-from s3_server import S3Endpoint, create_bucket
+from support.s3_server import S3Endpoint, create_bucket
 
 import unip_kfp
 from unip_kfp.cli import main

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from local_cases.support import Lines, isolate, manifest, read, stage, write_module
+from support.local_runs import Lines, isolate, manifest, read, stage, write_module
 
 import unip_kfp
 from unip_kfp.cli import main

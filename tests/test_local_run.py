@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from local_cases.support import (
+from support.local_runs import (
     Lines,
     copy_case,
     copy_example,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from kfp import compiler
-from local_cases import dsl_pipelines
-from local_cases.support import Lines, isolate, read
+from support import dsl_pipelines
+from support.local_runs import Lines, isolate, read
 
 from unip_kfp import s3
 from unip_kfp.errors import UsageError

@@ -1,5 +1,5 @@
 """`unip-kfp login` / `logout` through the real oauth2-proxy, in front of the KFP API test
-server, with the Dex test server (tests/dex_server.py) as the identity provider.
+server, with the Dex test server (tests/support/dex_server.py) as the identity provider.
 
 The servers start once per module (per xdist worker); each test has its own HOME, so its
 sessions file and kfp's context.json are its own.
@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from dex_server import CLIENT_ID, USER_EMAIL, USER_PASSWORD, AuthRequest, DexServer
-from kfp_api_server import KfpApiServer
-from oauth2_proxy import COOKIE, OAuth2Proxy
+from support.dex_server import CLIENT_ID, USER_EMAIL, USER_PASSWORD, AuthRequest, DexServer
+from support.kfp_api_server import KfpApiServer
+from support.oauth2_proxy import COOKIE, OAuth2Proxy
 
 from unip_kfp.cli import main
 
@@ -349,7 +349,7 @@ def test_doctor_shows_the_auth_mode_before_and_after_login(proxy: OAuth2Proxy,
 
 def test_login_over_https_with_a_private_ca(proxy: OAuth2Proxy, home: Path,
                                             tmp_path: Path) -> None:
-    from tls_server import TestCA, TlsFront
+    from support.tls_server import TestCA, TlsFront
 
     ca = TestCA.create(tmp_path / "pki")
     with TlsFront(proxy.port, *ca.issue()) as front:

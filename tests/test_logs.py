@@ -14,19 +14,11 @@ import time
 from pathlib import Path
 
 import pytest
-from kfp_api_server import RunStep, failing_script
-from kfp_fake_pods import archive_key
-from operate_common import (  # noqa: F401  (the *_fixture names register fixtures)
-    URI_ARGS,
-    Cluster,
-    cluster_fixture,
-    finished_run,
-    kubeconfig_fixture,
-    log_requests,
-    pod_log_requests,
-)
-from s3_server import S3Endpoint
-from test_kubeflow_common import cli, env_fixture, module_fixture  # noqa: F401
+from support.kfp_api_server import RunStep, failing_script
+from support.kfp_fake_pods import archive_key
+from support.kubeflow_env import cli
+from support.operate import URI_ARGS, Cluster, finished_run, log_requests, pod_log_requests
+from support.s3_server import S3Endpoint
 
 from unip_kfp.kubeflow import attach
 from unip_kfp.kubeflow.logs import LogsUnavailable, resolve_node
@@ -121,7 +113,7 @@ def test_the_ui_host_setting_when_the_host_is_the_api_server(
            "minio://mlpipeline/private-artifacts/kubeflow/" in result.stderr
     assert "no log of stage 'stage1'" in result.stderr and "hint:" in result.stderr
 
-    from kfp_api_server import KfpApiServer
+    from support.kfp_api_server import KfpApiServer
 
     with KfpApiServer(pods=cluster.pods) as ui:  # the UI, elsewhere, on the same cluster
         (tmp_path / "unip-kfp.yaml").write_text(f"kubeflow: {{uiHost: '{ui.url}'}}\n")
@@ -159,7 +151,7 @@ def test_follow_prints_a_running_stage_until_the_run_ends(
         monkeypatch.setenv("KUBECONFIG", str(cluster.k8s.kubeconfig(tmp_path / "kubeconfig")))
     cluster.kfp.run_script = [RunStep("RUNNING", {"stage1": "RUNNING"})]
     cluster.kfp.stage_logs["stage1"] = "epoch 1\n"
-    from test_kubeflow_common import cli as run_cli
+    from support.kubeflow_env import cli as run_cli
 
     run_id = run_cli("run", module / "manifests", "--host", cluster.kfp.url, "--no-wait",
                      *URI_ARGS).stdout.strip()
@@ -234,7 +226,7 @@ def test_pods_of_retried_nodes() -> None:
 def test_local_run_logs_by_id_after_its_folder_is_gone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from local_cases.support import copy_case, isolate
+    from support.local_runs import copy_case, isolate
 
     isolate(tmp_path, monkeypatch)
     module = copy_case("values", tmp_path)

@@ -14,17 +14,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from kfp_api_server import RunRecord
 from nbclient import NotebookClient
-from s3_server import S3Endpoint
-from test_kubeflow_common import (  # noqa: F401  (the *_fixture names register fixtures)
-    EXAMPLE,
-    ROOT,
-    HookedKfpServer,
-    env_fixture,
-    kfp_fixture,
-    put_output,
-)
+from support.kfp_api_server import RunRecord
+from support.kubeflow_env import EXAMPLE, ROOT, HookedKfpServer, put_output
+from support.s3_server import S3Endpoint
 
 NOTEBOOK = ROOT / "notebooks" / "submit_to_kubeflow.ipynb"
 METRICS = b"metric,value\naccuracy,0.88\nf1,0.87\nn_test,50\n"

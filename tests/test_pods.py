@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from goldens import all_packages, compiled, documents
-from kfp_fake_argo import implicit_dependencies
+from support.goldens import all_packages, compiled, documents
+from support.kfp_fake_argo import implicit_dependencies
 
 
 @dataclass(frozen=True)

@@ -20,15 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from kfp_api_server import RunRecord
-from s3_server import S3Endpoint
-from test_kubeflow_common import (  # noqa: F401  (the *_fixture names register fixtures)
-    ROOT,
-    HookedKfpServer,
-    env_fixture,
-    kfp_fixture,
-    put_output,
-)
+from support.kfp_api_server import RunRecord
+from support.kubeflow_env import ROOT, HookedKfpServer, put_output
+from support.s3_server import S3Endpoint
 
 README = ROOT / "README.md"
 PLACEHOLDER_HOST = "https://kubeflow.example/pipeline"

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from chromium import ink, render
 from click.testing import CliRunner
-from local_cases.support import Lines, copy_example, isolate, manifest, stage, write_module
+from support.chromium import ink, render
+from support.local_runs import Lines, copy_example, isolate, manifest, stage, write_module
 
 import unip_kfp
 from unip_kfp.cli import main

@@ -17,19 +17,10 @@ import time
 from pathlib import Path
 
 import pytest
-from kfp_api_server import canceled_script, failing_script, stuck_script
-from operate_common import URI_ARGS, URIS
-from s3_server import S3Endpoint
-from test_kubeflow_common import (  # noqa: F401  (the *_fixture names register fixtures)
-    BOX,
-    DATA_BUCKET,
-    USER,
-    HookedKfpServer,
-    cli,
-    env_fixture,
-    kfp_fixture,
-    module_fixture,
-)
+from support.kfp_api_server import canceled_script, failing_script, stuck_script
+from support.kubeflow_env import BOX, DATA_BUCKET, USER, HookedKfpServer, cli
+from support.operate import URI_ARGS, URIS
+from support.s3_server import S3Endpoint
 
 import unip_kfp
 from unip_kfp.kubeflow import submit

@@ -16,18 +16,9 @@ import io
 from pathlib import Path
 
 import pytest
-from local_cases.support import copy_case, isolate
-from s3_server import S3Endpoint, create_bucket
-from test_kubeflow_common import (  # noqa: F401  (the *_fixture names register fixtures)
-    BOX,
-    DATA_BUCKET,
-    HookedKfpServer,
-    cli,
-    env_fixture,
-    free_port,
-    kfp_fixture,
-    module_fixture,
-)
+from support.kubeflow_env import BOX, DATA_BUCKET, HookedKfpServer, cli, free_port
+from support.local_runs import copy_case, isolate
+from support.s3_server import S3Endpoint, create_bucket
 
 pytestmark = pytest.mark.filterwarnings("ignore:This client only works:FutureWarning")
 

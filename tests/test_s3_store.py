@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from minio.error import S3Error
-from s3_server import (
+from support.s3_server import (
     ACCESS_ENV,
     ENDPOINT_ENV,
     SECRET_ENV,

@@ -17,20 +17,10 @@ import os
 from pathlib import Path
 
 import pytest
-from kfp_api_server import RunRecord
-from local_cases.support import copy_case, isolate
-from s3_server import S3Endpoint, create_bucket
-from test_kubeflow_common import (  # noqa: F401  (the *_fixture names register fixtures)
-    BOX,
-    DATA_BUCKET,
-    USER,
-    HookedKfpServer,
-    cli,
-    env_fixture,
-    kfp_fixture,
-    module_fixture,
-    put_output,
-)
+from support.kfp_api_server import RunRecord
+from support.kubeflow_env import BOX, DATA_BUCKET, USER, HookedKfpServer, cli, put_output
+from support.local_runs import copy_case, isolate
+from support.s3_server import S3Endpoint, create_bucket
 
 pytestmark = pytest.mark.filterwarnings("ignore:This client only works:FutureWarning")
 

@@ -14,17 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kfp_api_server import API, Fault, RunStep, stuck_script
-from kfp_fake_errors import ApiError
-from kfp_fake_recurring import robfig_parse_error
-from s3_server import S3Endpoint
-from test_kubeflow_common import (  # noqa: F401  (the *_fixture names register fixtures)
-    HookedKfpServer,
-    cli,
-    env_fixture,
-    kfp_fixture,
-    module_fixture,
-)
+from support.kfp_api_server import API, Fault, RunStep, stuck_script
+from support.kfp_fake_errors import ApiError
+from support.kfp_fake_recurring import robfig_parse_error
+from support.kubeflow_env import HookedKfpServer, cli
+from support.s3_server import S3Endpoint
 
 import unip_kfp
 from unip_kfp.errors import UsageError

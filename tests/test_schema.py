@@ -26,7 +26,7 @@ import yaml
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_invalid_catalogue import CASES, Case
+from support.invalid_cases import CASES, Case
 
 from unip_kfp.checks.pipeline_rules import CPU_QUANTITY, MEMORY_QUANTITY, RESERVED_TASK
 from unip_kfp.cli import main

@@ -6,7 +6,7 @@ The fake KFP API server has its own tests: ``test_kfp_api_server.py``.
 import io
 
 from minio.commonconfig import CopySource
-from s3_server import S3Endpoint, create_bucket
+from support.s3_server import S3Endpoint, create_bucket
 
 
 def test_minio_round_trip(s3_server: S3Endpoint) -> None:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build oauth2-proxy (the version the login tests run) into a cache outside the checkout,
 # unless it is already there. Prints the binary's path. Run by .ci/run before the tests;
-# tests/oauth2_proxy.py looks for the binary in the same place and names this script when
+# tests/support/oauth2_proxy.py looks for the binary in the same place and names this script when
 # it is missing.
 #
 #   ${UNIP_KFP_TEST_CACHE:-${XDG_CACHE_HOME:-~/.cache}/unip-kfp-tests}/oauth2-proxy-<version>/

@@ -36,10 +36,10 @@ import re
 import uuid
 from typing import Any
 
-from kfp_fake_argo import fnv32a
-from kfp_fake_errors import ApiError, internal, invalid_input, not_found
-from kfp_fake_http import RecordedRequest, matches_filter, page
-from kfp_fake_runs import RunRecord, check_inputs, new_run, now_rfc3339
+from .kfp_fake_argo import fnv32a
+from .kfp_fake_errors import ApiError, internal, invalid_input, not_found
+from .kfp_fake_http import RecordedRequest, matches_filter, page
+from .kfp_fake_runs import RunRecord, check_inputs, new_run, now_rfc3339
 
 _CRON_BOUNDS = [(0, 59, None), (0, 59, None), (0, 23, None), (1, 31, None),
                 (1, 12, ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",

@@ -1,4 +1,4 @@
-"""The request handling of the Dex test server (tests/dex_server.py), route by route.
+"""The request handling of the Dex test server (tests/support/dex_server.py), route by route.
 
 Each method names the Dex v2.41.1 function it follows (server/handlers.go, server/oauth2.go)
 and renders the template Dex renders (web/templates/*.html), fields and status codes included.
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import bcrypt
 
 if TYPE_CHECKING:
-    from dex_server import AuthRequest, DexServer
+    from .dex_server import AuthRequest, DexServer
 
 Answer = tuple[int, dict[str, str], bytes]
 HTML = {"Content-Type": "text/html; charset=utf-8"}
@@ -34,7 +34,7 @@ class Routes:
         self.query = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
 
     def dispatch(self) -> Answer:
-        from dex_server import ROUTE
+        from .dex_server import ROUTE
 
         match = ROUTE.match(self.path)
         sub = (match.group(1) or "") if match else None
@@ -58,7 +58,7 @@ class Routes:
         """`renderError` with web/templates/error.html."""
         from http import HTTPStatus
 
-        from dex_server import page
+        from .dex_server import page
 
         body = (f'<div class="theme-panel">\n  <h2 class="theme-heading">'
                 f"{HTTPStatus(status).phrase}</h2>\n  <p>{html.escape(message)}</p>\n</div>")
@@ -74,7 +74,7 @@ class Routes:
         return status, {"Location": location, **HTML}, b""
 
     def form(self) -> dict[str, str]:
-        from dex_server import form_fields
+        from .dex_server import form_fields
 
         return {**self.query, **(form_fields(self.body) if self.method == "POST" else {})}
 
@@ -105,7 +105,7 @@ class Routes:
             return self.redirect(f"/dex/auth/{urllib.parse.quote(chosen)}?{query}")
         if len(ids) == 1:
             return self.redirect(f"/dex/auth/{urllib.parse.quote(ids[0])}?{query}")
-        from dex_server import page
+        from .dex_server import page
 
         rows = "".join(
             f'\n    <div class="theme-form-row">\n      <a href="/dex/auth/{cid}?'
@@ -121,7 +121,7 @@ class Routes:
     # ---- parseAuthorizationRequest + handleConnectorLogin
 
     def connector_login(self, connector: str) -> Answer:
-        from dex_server import CLIENT_ID, SCOPES, AuthRequest, new_id
+        from .dex_server import CLIENT_ID, SCOPES, AuthRequest, new_id
 
         q = self.form()
         client_id, redirect_uri = q.get("client_id", ""), q.get("redirect_uri", "")
@@ -183,13 +183,13 @@ class Routes:
                           "email": entry.email}
         if self.dex.skip_approval and not request.force_approval:
             return self.send_code(request)
-        from dex_server import mac
+        from .dex_server import mac
 
         return self.redirect(f"/dex/approval?req={request.id}&hmac={mac(request)}", 303)
 
     def password_page(self, username: str, *, invalid: bool) -> Answer:
         """web/templates/password.html, with 401 when the last attempt was invalid."""
-        from dex_server import page
+        from .dex_server import page
 
         prompt = "Email Address"
         value = f' value="{html.escape(username)}" ' if username else " autofocus "
@@ -220,7 +220,7 @@ class Routes:
     # ---- handleApproval
 
     def approval(self) -> Answer:
-        from dex_server import mac, page
+        from .dex_server import mac, page
 
         fields = self.form()
         if not fields.get("hmac"):
@@ -252,7 +252,7 @@ class Routes:
     # ---- sendCodeResponse
 
     def send_code(self, request: AuthRequest) -> Answer:
-        from dex_server import new_id
+        from .dex_server import new_id
 
         if time.time() > request.expiry:
             return self.error(400, "User session has expired.")
@@ -268,7 +268,7 @@ class Routes:
     # ---- handleToken + withClientFromStorage + handleAuthCode
 
     def token(self) -> Answer:
-        from dex_server import CLIENT_ID, CLIENT_SECRET
+        from .dex_server import CLIENT_ID, CLIENT_SECRET
 
         if self.method != "POST":
             return self.token_error("invalid_request", "method not allowed", 400)

@@ -39,10 +39,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kfp_fake_errors import ApiError
-from kfp_fake_http import RecordedRequest
-from kfp_fake_pods import ARCHIVE_BUCKET, PodStore, archive_key
-from kfp_fake_runs import RunRecord
+from .kfp_fake_errors import ApiError
+from .kfp_fake_http import RecordedRequest
+from .kfp_fake_pods import ARCHIVE_BUCKET, PodStore, archive_key
+from .kfp_fake_runs import RunRecord
 
 UI_KEY_FORMAT = "artifacts/{workflow}/{Y}/{m}/{d}/{pod}/main.log"  # configs.ts ARGO_KEYFORMAT
 _TERMINAL = {"SUCCEEDED", "FAILED", "ERROR", "SKIPPED", "OMITTED"}
@@ -124,7 +124,7 @@ class UiRoutes:
     def archive_run_logs(self, run_id: str, minio: Any, *, key_format: str | None = None
                          ) -> dict[str, str]:
         """What Argo archived of the run's pods (``archiveLogs``): pod -> object key."""
-        from kfp_fake_pods import archive_log
+        from .kfp_fake_pods import archive_log
 
         record = self.runs[run_id]
         namespace = self.run_namespace(record)

@@ -50,7 +50,8 @@ from typing import Any
 import bcrypt
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from loopback import LoopbackServer
+
+from .loopback import LoopbackServer
 
 CLIENT_ID = "kubeflow-oidc-authservice"
 CLIENT_SECRET = "pUBnBOY80SnXgjibTYM9ZWNzY2xreNGQok"  # the Kubeflow manifests' example secret
@@ -212,7 +213,7 @@ class DexServer(LoopbackServer):
 
 
 def _handler(dex: DexServer) -> type[BaseHTTPRequestHandler]:
-    from dex_pages import Routes
+    from .dex_pages import Routes
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:

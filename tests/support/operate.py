@@ -3,26 +3,24 @@
 `cluster` starts the fake KFP API (the UI's pod-log route on the same host) and the
 Kubernetes API test server, sharing one `PodStore`: a pod the KFP fake starts for a run is
 the pod the Kubernetes API serves. Both are real HTTP servers on 127.0.0.1, driven by the
-unmodified `kfp.Client` and `kubernetes` client. Test modules import the `*_fixture`
-functions, which register as `cluster` and `kubeconfig`.
+unmodified `kfp.Client` and `kubernetes` client. The fixtures `cluster` and `kubeconfig`
+are in `tests/conftest.py`.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-from k8s_api_server import K8sApiServer
-from kfp_fake_pods import PodStore
-from test_kubeflow_common import HookedKfpServer
-
 import unip_kfp
 from unip_kfp.errors import RunFailedError
 from unip_kfp.kubeflow import RunHandle, submit
+
+from .k8s_api_server import K8sApiServer
+from .kfp_fake_pods import PodStore
+from .kubeflow_env import HookedKfpServer
 
 URIS = {"xy_train": "s3://b/t.csv", "xy_test": "s3://b/v.csv"}
 URI_ARGS = ("-i", "xy_train=s3://b/t.csv", "-i", "xy_test=s3://b/v.csv")
@@ -35,22 +33,6 @@ class Cluster:
     kfp: HookedKfpServer
     k8s: K8sApiServer
     pods: PodStore
-
-
-@pytest.fixture(name="cluster")
-def cluster_fixture() -> Iterator[Cluster]:
-    pods = PodStore()
-    with K8sApiServer(pods) as k8s, HookedKfpServer(pods=pods) as kfp:
-        yield Cluster(kfp, k8s, pods)
-
-
-@pytest.fixture(name="kubeconfig")
-def kubeconfig_fixture(cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                       ) -> Path:
-    """Kubernetes API access for the `kubernetes` client, through KUBECONFIG."""
-    path = cluster.k8s.kubeconfig(tmp_path / "kubeconfig")
-    monkeypatch.setenv("KUBECONFIG", str(path))
-    return path
 
 
 def finished_run(kfp: HookedKfpServer, module: Path, **options: Any) -> RunHandle:

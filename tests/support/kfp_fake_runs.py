@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from kfp_fake_argo import ArgoWorkflow, RunStep, implicit_dependencies, succeeding_script
-from kfp_fake_errors import ApiError, invalid_input, invalid_input_with_details
+from .kfp_fake_argo import ArgoWorkflow, RunStep, implicit_dependencies, succeeding_script
+from .kfp_fake_errors import ApiError, invalid_input, invalid_input_with_details
 
 EPOCH = "1970-01-01T00:00:00Z"
 TERMINAL = frozenset({"SUCCEEDED", "FAILED"})

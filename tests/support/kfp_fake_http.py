@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from typing import Any
 
-from kfp_fake_errors import invalid_input
+from .kfp_fake_errors import invalid_input
 
 # Predicate operations, by number (what kfp.Client sends) and by name (protojson also accepts).
 _OPS = {

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from kfp_fake_argo import RunStep, terminated_script
-from kfp_fake_errors import (
+
+from .kfp_fake_argo import RunStep, terminated_script
+from .kfp_fake_errors import (
     ApiError,
     already_exists,
     internal,
@@ -21,8 +22,8 @@ from kfp_fake_errors import (
     not_found,
     upload_error,
 )
-from kfp_fake_http import MultipartPart, RecordedRequest, matches_filter, page
-from kfp_fake_runs import (
+from .kfp_fake_http import MultipartPart, RecordedRequest, matches_filter, page
+from .kfp_fake_runs import (
     EPOCH,
     RunRecord,
     ScriptLike,

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from kfp_fake_pods import PodStore
-from loopback import LoopbackServer
+
+from .kfp_fake_pods import PodStore
+from .loopback import LoopbackServer
 
 TOKEN = "k8s-test-token"
 _PATH = re.compile(r"^/api/v1/namespaces/([^/]+)/(configmaps|secrets)/([^/?]+)$")

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CASES_DIR = ROOT / "tests" / "compile_cases"
 GOLDEN_DIR = ROOT / "tests" / "golden"
 COMPONENTS_DIR = ROOT / "components"

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from kfp_fake_argo import (  # noqa: F401  (re-exported for tests)
+from .kfp_fake_argo import (  # noqa: F401  (re-exported for tests)
     RunStep,
     canceled_script,
     failing_script,
@@ -52,12 +52,12 @@ from kfp_fake_argo import (  # noqa: F401  (re-exported for tests)
     succeeding_script,
     terminated_script,
 )
-from kfp_fake_errors import CODE_OF_HTTP, ApiError, upload_error
-from kfp_fake_http import RecordedRequest, parse_multipart
-from kfp_fake_pods import PodStore
-from kfp_fake_recurring import RecurringRoutes
-from kfp_fake_routes import PipelineVersionRecord, Routes, parse_package  # noqa: F401
-from kfp_fake_runs import (  # noqa: F401  (re-exported for tests)
+from .kfp_fake_errors import CODE_OF_HTTP, ApiError, upload_error
+from .kfp_fake_http import RecordedRequest, parse_multipart
+from .kfp_fake_pods import PodStore
+from .kfp_fake_recurring import RecurringRoutes
+from .kfp_fake_routes import PipelineVersionRecord, Routes, parse_package  # noqa: F401
+from .kfp_fake_runs import (  # noqa: F401  (re-exported for tests)
     EPOCH,
     RunRecord,
     ScriptLike,
@@ -66,7 +66,7 @@ from kfp_fake_runs import (  # noqa: F401  (re-exported for tests)
     now_rfc3339,
     stage_names,
 )
-from kfp_fake_ui import UI_KEY_FORMAT, Raw, UiRoutes
+from .kfp_fake_ui import UI_KEY_FORMAT, Raw, UiRoutes
 
 API = "/apis/v2beta1"
 _UPLOADS = (f"{API}/pipelines/upload", f"{API}/pipelines/upload_version")

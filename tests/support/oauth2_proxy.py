@@ -25,7 +25,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from dex_server import CLIENT_ID, CLIENT_SECRET, DexServer
+
+from .dex_server import CLIENT_ID, CLIENT_SECRET, DexServer
 
 VERSION = "v7.15.6"
 BUILD_SCRIPT = "tests/tools/build_oauth2_proxy.sh"
