@@ -1,7 +1,7 @@
 """One KFP container component per stage, built in memory from the plan.
 
-The container runs `sh -c BOOT CMD RECORD... SCRIPT` (see `wrapper.py`): the command is
-`sh -c BOOT` and the user's command, so the Kubeflow UI shows that command first; the args
+The container runs `sh -c BOOT CMD RECORD... SCRIPT` (see `stage_wrapper.py`): the command
+is `sh -c BOOT` and the user's command, so the Kubeflow UI shows that command first; the args
 are the records (every variable name, placeholder and target path a separate element) and
 then the constant wrapper script. The kubelet expands `$(NAME)` and `$$` in command and args
 (SPEC §5): the wrapper and the records' constants are written with `$` doubled, so they

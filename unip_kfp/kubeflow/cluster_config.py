@@ -4,7 +4,7 @@ Three kinds of documents, in this order:
 
 1. `kfp-launcher` (ConfigMap): per-bucket S3 providers naming the box Secrets, so that the
    launcher reads box data with its own credentials (`kubeflow.credentials: launcher`;
-   what KFP 2.17 does with them is in `unip_kfp/launcher.py`). The object usually exists,
+   what KFP 2.17 does with them is in `plan/launcher_credentials.py`). The object usually exists,
    holding the namespace's pipeline root and other modules' providers, and KFP reads one
    `providers` string: so it is emitted **merged** with the current object (read from the
    Kubernetes API, or given with `--current FILE`), every key and provider kept, with the

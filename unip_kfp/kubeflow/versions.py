@@ -7,8 +7,8 @@ the pipeline and takes no version name (`backend/src/apiserver/server/
 pipeline_upload_server.go`, `uploadPipeline`), so a new pipeline is created on its own
 (`POST /apis/v2beta1/pipelines`, `pipeline_server.go` `CreatePipeline`: no version) and the
 package uploaded as its first version. Every version carries `[unip-kfp sha256:<hex>]` at the
-end of its description, after the guide to the inputs (`guide.py`), so an unchanged package
-is recognised (by name or by that mark) and creates nothing new, and a run of that package
+end of its description, after the guide to the inputs (`plan/description.py`), so an unchanged
+package is recognised (by name or by that mark) and creates nothing new, and a run of that package
 can reference the version instead of embedding it (`select_version`).
 """
 

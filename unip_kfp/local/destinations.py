@@ -1,6 +1,6 @@
 """`-o NAME=DEST` for a local run: checked before anything runs, written only after success.
 
-The same rule as Kubeflow runs (`runargs.py`): a local path is a folder on this machine;
+The same rule as Kubeflow runs (`launch/arguments.py`): a local path is a folder on this machine;
 `s3://`/`minio://` is uploaded through `unip_kfp.s3`; a box-relative path is the default
 box's file API. A destination in a box (box-relative, or a URI under a box's base) goes to
 the box's local folder under `.unip-kfp/boxes/` when that folder exists or no S3 endpoint

@@ -1,4 +1,4 @@
-"""Read the stage wrapper's records back from a container's command line (see `wrapper.py`).
+"""Read the stage wrapper's records back from a container's command line (`compile/stage_wrapper`).
 
 The local runner needs two things the records hold: the `path:` targets of each stage (to
 show them at their literal paths, or to check them first with `--real-paths`), and which

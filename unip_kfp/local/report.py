@@ -5,7 +5,7 @@ ends (succeeded, failed or stopped) and returns the result naming it. It is writ
 a successful run's folder is removed, so it keeps what the folder held: the tail of each
 stage's log and the size of each output. It never goes into the user's output folders.
 The page holds a timeline (start, duration, exit of each stage), the inputs and outputs
-with their sizes, the logs, and the graph as an inline SVG (`graphsvg.py`: a few KB, where
+with their sizes, the logs, and the graph as an inline SVG (`views/graph_svg.py`: a few KB, where
 inlining the Mermaid renderer would cost 3.5 MB a run); it has no script at all, and a
 Content-Security-Policy keeps it offline. Every string from the manifests, the inputs and
 the logs is escaped. A report that cannot be written is a note, never a failed run.

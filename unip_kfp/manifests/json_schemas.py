@@ -1,6 +1,6 @@
 """JSON Schemas of the manifests and of `unip-kfp.yaml`, generated from the models that validate.
 
-One source of truth: the schemas come from `models.py` and `config.py` (their field
+One source of truth: the schemas come from `models.py` and `project_config.py` (their field
 descriptions and `json_schema_extra`), so an editor flags what `validate` flags, as far as
 one document can show it (cross-manifest rules stay with `validate`). The output is JSON
 Schema draft-07, the newest draft the YAML language server behind VS Code's YAML extension

@@ -5,7 +5,7 @@ A schema meets two regex dialects: ECMA-262 in editors and Python's `re` in the 
 library. Two things differ between them and matter here: Python's `$` also matches before
 a final newline (so `"500m\n"` would pass), and inline flags such as `(?i)` are not ECMA.
 So the end of input is written `(?![\s\S])` and case-insensitive words spell both cases.
-The rules themselves live in `naming.py` and `pipeline_rules.py`; tests/test_schema.py
+The rules themselves live in `naming.py` and `checks/pipeline_rules.py`; tests/test_schema.py
 checks that each pattern here agrees with them.
 """
 

@@ -129,7 +129,7 @@ class PipelinePlan:
     boxes: tuple[Box, ...]
     image_pull_secrets: tuple[str, ...] = ()
     sentinel_uri: str = SENTINEL_URI
-    credentials: str = "env"  # kubeflow.credentials: "env" or "launcher" (launcher.py)
+    credentials: str = "env"  # kubeflow.credentials: "env" or "launcher" (launcher_credentials.py)
     continue_with: str | None = None
 
     def variable(self, name: str) -> Variable:
