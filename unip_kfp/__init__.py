@@ -1,11 +1,21 @@
 """unip-kfp: run UNIP ExperimentPipeline manifests on Kubeflow Pipelines v2, or locally.
 
-The data flows manifests -> models -> plan -> KFP pipeline -> package -> local run /
-Kubeflow. Importing this package does not import kfp: validation and planning stay fast.
+The public API is exactly `unip_kfp.__all__` (and the `unip-kfp` command): `load`, `Project`,
+`run`, `attach`, the types they return and the errors they raise. Every subpackage
+(`unip_kfp.local`, `unip_kfp.kubeflow`, `unip_kfp.compile`, ...) is internal and may change
+without notice: import from `unip_kfp`.
+
+The data flows manifests -> checks -> plan -> compile -> launch -> local run / Kubeflow.
+Importing this package does not import kfp: validation and planning stay fast. The types
+of local runs and of Kubeflow are imported on first use (`__getattr__` below).
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING
+
+from .compile.package import CompiledPackage
 from .errors import (
     CompileError,
     Issue,
@@ -16,20 +26,93 @@ from .errors import (
     UsageError,
     WaitTimeoutError,
 )
-from .project import Project, load
+from .launch.arguments import InputArgument, OutputDestination
+from .manifests.project_config import Settings
+from .plan.model import PipelinePlan, ProjectPlan
+from .project import Project, RunTarget, attach, load, on_kubeflow, run
+
+if TYPE_CHECKING:
+    from .kubeflow.handle import RunHandle
+    from .kubeflow.history import RunSummary
+    from .kubeflow.logs import Logs, LogsUnavailable
+    from .kubeflow.schedule_steps import Applied
+    from .kubeflow.schedules import Schedule, Trigger
+    from .kubeflow.server_errors import KubeflowUnavailable
+    from .kubeflow.sessions import SessionExpired
+    from .kubeflow.versions import Upload
+    from .local.result import LocalRunResult, RunInterruptedError, StageFailedError, StageResult
 
 __version__ = "0.1.0"
 
+_LAZY = {
+    "Applied": "kubeflow.schedule_steps",
+    "KubeflowUnavailable": "kubeflow.server_errors",
+    "LocalRunResult": "local.result",
+    "Logs": "kubeflow.logs",
+    "LogsUnavailable": "kubeflow.logs",
+    "RunHandle": "kubeflow.handle",
+    "RunInterruptedError": "local.result",
+    "RunSummary": "kubeflow.history",
+    "Schedule": "kubeflow.schedules",
+    "SessionExpired": "kubeflow.sessions",
+    "StageFailedError": "local.result",
+    "StageResult": "local.result",
+    "Trigger": "kubeflow.schedules",
+    "Upload": "kubeflow.versions",
+}
+"""Exports from `local/` (which imports kfp) and `kubeflow/`, by module: loaded on first use."""
+
+
+def __getattr__(name: str) -> object:
+    """A lazy export, imported the first time it is asked for (PEP 562)."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'unip_kfp' has no attribute '{name}'")
+    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
 __all__ = [
-    "CompileError",
-    "Issue",
-    "ManifestError",
+    # loading, running, after submission
     "Project",
+    "RunTarget",
+    "__version__",
+    "attach",
+    "load",
+    "on_kubeflow",
+    "run",
+    # what the API is given and returns
+    "Applied",
+    "CompiledPackage",
+    "InputArgument",
+    "Issue",
+    "LocalRunResult",
+    "Logs",
+    "OutputDestination",
+    "PipelinePlan",
+    "ProjectPlan",
+    "RunHandle",
+    "RunSummary",
+    "Schedule",
+    "Settings",
+    "StageResult",
+    "Trigger",
+    "Upload",
+    # errors: every one is a UnipKfpError, whose `exit_code` is the CLI's
+    "CompileError",
+    "KubeflowUnavailable",
+    "LogsUnavailable",
+    "ManifestError",
     "RunFailedError",
+    "RunInterruptedError",
+    "SessionExpired",
+    "StageFailedError",
     "UnipKfpError",
     "UnreachableError",
     "UsageError",
     "WaitTimeoutError",
-    "__version__",
-    "load",
 ]

@@ -18,7 +18,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 from ..checks.roles import Role
 from ..errors import UsageError, did_you_mean
@@ -28,6 +28,12 @@ _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _CLI: contextvars.ContextVar[bool] = contextvars.ContextVar("unip_kfp_cli", default=False)
 _UNSET: Any = object()
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+InputArgument: TypeAlias = str | os.PathLike[str] | int | float | dict[str, object] | None
+"""One input as Python code gives it: a path or URI (`str`; an `os.PathLike` is always a
+local path), a number, a dict (JSON object) or text for a value input; None: not given."""
+OutputDestination: TypeAlias = str | os.PathLike[str]
+"""Where an output goes (`-o`): a local folder, a `scheme://` URI or a box-relative path."""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""Run a compiled pipeline package on this machine: no cluster, no Docker (SPEC §6).
+"""Internal: import from `unip_kfp` (its `__all__` is the public API).
+
+Run a compiled pipeline package on this machine: no cluster, no Docker (SPEC §6).
 
 The very package that would be uploaded to Kubeflow is what runs: its DAG is walked in
 dependency order (condition branches, `dsl.OneOf`, importers, pipeline outputs), its

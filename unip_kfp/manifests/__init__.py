@@ -1,4 +1,6 @@
-"""Step 1 of the flow: read the UNIP manifests and `unip-kfp.yaml` into typed models.
+"""Internal: import from `unip_kfp` (its `__all__` is the public API).
+
+Step 1 of the flow: read the UNIP manifests and `unip-kfp.yaml` into typed models.
 
 `yaml_source` keeps a line for every field, `models` are the platform's documents as pydantic
 models, `loader` finds and reads manifest files, `project_config` reads `unip-kfp.yaml`,

@@ -1,0 +1,197 @@
+"""The public API is `unip_kfp.__all__`: typed, complete, cheap to import, used by the notebook.
+
+A signature with `Any` or `**kwargs` hides from an editor and from mypy what a caller may
+pass; an unexported result or error type leaves callers importing internal modules.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+import re
+import subprocess
+import sys
+import typing
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import kfp
+import pytest
+
+import unip_kfp
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+HOOKS = {"prepared"}
+"""`Project` members for the steps below it (`launch.Compilable`), not for callers."""
+SUBPACKAGES = sorted(p.parent.name for p in (ROOT / "unip_kfp").glob("*/__init__.py"))
+
+
+def public_callables() -> dict[str, Callable[..., object]]:
+    """The exported functions, and every public method and property of `Project`."""
+    found: dict[str, Callable[..., object]] = {
+        name: value for name in unip_kfp.__all__
+        if inspect.isfunction(value := getattr(unip_kfp, name))
+    }
+    for name, member in vars(unip_kfp.Project).items():
+        if name.startswith("_") or name in HOOKS:
+            continue
+        if isinstance(member, property) and member.fget is not None:
+            found[f"Project.{name}"] = member.fget
+        elif inspect.isfunction(member):
+            found[f"Project.{name}"] = member
+    return found
+
+
+def hints(func: Callable[..., object]) -> dict[str, object]:
+    """Resolved annotations; names imported only for type checking are given here."""
+    names = {name: getattr(unip_kfp, name) for name in unip_kfp.__all__}
+    return typing.get_type_hints(func, localns={**names, "kfp": kfp})
+
+
+def parts(hint: object) -> Iterator[object]:
+    """A hint and everything inside it (Union members, generic arguments)."""
+    yield hint
+    for arg in typing.get_args(hint):
+        if isinstance(arg, list):  # Callable[[str], None]
+            for item in arg:
+                yield from parts(item)
+        else:
+            yield from parts(arg)
+
+
+def test_the_public_callables_are_the_ones_the_api_promises() -> None:
+    assert {"load", "run", "attach", "on_kubeflow", "Project.run", "Project.run_local",
+            "Project.submit", "Project.upload", "Project.schedule", "Project.runs",
+            "Project.compile", "Project.components", "Project.pipeline"} <= set(public_callables())
+
+
+@pytest.mark.parametrize("name", sorted(public_callables()))
+def test_public_signatures_are_explicit_and_typed(name: str) -> None:
+    func = public_callables()[name]
+    signature = inspect.signature(func)
+    variadic = [p.name for p in signature.parameters.values()
+                if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    assert variadic == [], f"{name} takes *args/**kwargs: {variadic}"
+    resolved = hints(func)
+    unannotated = [p for p in signature.parameters if p != "self" and p not in resolved]
+    assert unannotated == [] and "return" in resolved, f"{name}: missing annotations"
+    for parameter, hint in resolved.items():
+        assert typing.Any not in list(parts(hint)), f"{name}({parameter}): Any in {hint}"
+
+
+def test_run_mirrors_the_options_of_the_functions_it_chooses_between() -> None:
+    """`run` offers every option of `run_local` and `submit`, and each method its function's."""
+    from unip_kfp.kubeflow import runs, schedule, submit, upload
+    from unip_kfp.local import run_local
+
+    def options(func: Callable[..., object]) -> set[str]:
+        skip = {"self", "target", "access", "config"}
+        return {p for p in inspect.signature(func).parameters if p not in skip}
+
+    access = {"client", "host", "namespace", "token", "token_file", "ca_cert"}
+    assert options(run_local) == options(unip_kfp.Project.run_local)
+    assert options(submit) == options(unip_kfp.Project.submit)
+    assert options(upload) == options(unip_kfp.Project.upload)
+    assert options(schedule) | access == options(unip_kfp.Project.schedule)
+    assert options(runs) | access == options(unip_kfp.Project.runs)
+    assert options(run_local) | options(submit) <= options(unip_kfp.run)
+    assert options(unip_kfp.run) - {"config"} == options(unip_kfp.Project.run)
+
+
+def test_what_the_api_returns_is_exported() -> None:
+    """Every class a public callable returns (inside lists and unions too) is in `__all__`."""
+    exported = {id(getattr(unip_kfp, name)) for name in unip_kfp.__all__}
+    builtin = {str, int, float, bool, type(None), list, tuple, dict}
+    missing = set()
+    for name, func in public_callables().items():
+        for part in parts(hints(func)["return"]):
+            if isinstance(part, type) and part not in builtin and id(part) not in exported:
+                missing.add(f"{name} -> {part.__module__}.{part.__qualname__}")
+    assert missing == set()
+
+
+def test_every_error_the_api_raises_is_exported() -> None:
+    errors = {getattr(unip_kfp, n) for n in unip_kfp.__all__
+              if isinstance(getattr(unip_kfp, n), type)
+              and issubclass(getattr(unip_kfp, n), Exception)}
+    from unip_kfp.kubeflow.logs import LogsUnavailable
+    from unip_kfp.kubeflow.server_errors import KubeflowUnavailable
+    from unip_kfp.local.result import StageFailedError
+
+    assert {StageFailedError, KubeflowUnavailable, LogsUnavailable} <= errors
+    assert all(issubclass(e, unip_kfp.UnipKfpError) for e in errors)
+
+
+def test_every_export_resolves_and_dir_lists_it() -> None:
+    for name in unip_kfp.__all__:
+        assert getattr(unip_kfp, name) is not None
+        assert name in dir(unip_kfp)
+    with pytest.raises(AttributeError):
+        unip_kfp.no_such_name  # noqa: B018
+
+
+def test_importing_the_api_imports_no_kfp_until_a_run_type_is_used() -> None:
+    script = """
+import json, sys
+import unip_kfp
+from unip_kfp import Project, RunHandle, Upload, load, run
+kfp = lambda: sorted(m for m in sys.modules if m == "kfp" or m.startswith("kfp."))
+before = kfp()
+unip_kfp.LocalRunResult
+print(json.dumps([before, bool(kfp())]))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True, cwd=ROOT)
+    before, after = json.loads(done.stdout)
+    assert before == []  # Kubeflow's types too: only `local` needs kfp (its package reader)
+    assert after is True
+
+
+def test_internal_subpackages_say_so_first() -> None:
+    for name in SUBPACKAGES:
+        module = __import__(f"unip_kfp.{name}", fromlist=["_"])
+        first = (module.__doc__ or "").splitlines()[0]
+        assert first.startswith("Internal:") and "unip_kfp" in first, name
+
+
+def test_the_readme_says_the_public_api_is_all() -> None:
+    section = (ROOT / "README.md").read_text().split("### From Python", 1)[1].split("\n## ")[0]
+    assert "unip_kfp.__all__" in section
+    assert "from unip_kfp." not in section  # nothing from an internal module
+    assert not re.search(r"unip_kfp\.[a-z_]+\.[a-z_]+\(", section), "an internal function"
+
+
+def notebook_names(path: Path) -> set[str]:
+    """Every `unip_kfp` name a notebook's code uses: `unip_kfp.X`, `from unip_kfp[.m] import`."""
+    cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+    tree = ast.parse("\n".join("".join(c["source"]) for c in cells))
+    used = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("unip_kfp"):
+            prefix = "" if node.module == "unip_kfp" else f"{node.module}:"
+            used |= {prefix + alias.name for alias in node.names}
+        elif isinstance(node, ast.Import):
+            used |= {f"import {a.name}" for a in node.names
+                     if a.name.startswith("unip_kfp.")}
+        elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+              and node.value.id == "unip_kfp"):
+            used.add(node.attr)
+    return used
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_use_only_exported_names(path: Path) -> None:
+    used = notebook_names(path)
+    assert used, "the notebook uses unip_kfp"
+    assert used <= set(unip_kfp.__all__), sorted(used - set(unip_kfp.__all__))
+
+
+def test_the_notebook_check_sees_internal_imports(tmp_path: Path) -> None:
+    notebook = tmp_path / "n.ipynb"
+    source = ("import unip_kfp\nfrom unip_kfp.kubeflow import submit\nimport unip_kfp.local\n"
+              "unip_kfp.load('x'); unip_kfp.target")
+    notebook.write_text(json.dumps({"cells": [{"cell_type": "code", "source": [source]}]}))
+    assert notebook_names(notebook) == {"unip_kfp.kubeflow:submit", "import unip_kfp.local",
+                                        "load", "target"}
