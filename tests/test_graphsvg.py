@@ -1,4 +1,4 @@
-"""The report's graph as an inline SVG (unip_kfp/graphsvg.py): every node and edge drawn, in
+"""The report's graph as an inline SVG (unip_kfp/views/graph_svg.py): every node and edge drawn, in
 layers that follow the data, every string escaped, and small enough to write per run."""
 
 from __future__ import annotations

@@ -101,7 +101,7 @@ def test_catalogue_through_load(case: Case, tmp_path: Path) -> None:
 
 
 def test_rules_are_all_covered() -> None:
-    """At least one case per message of validate.py's rules (guards against dropped cases)."""
+    """At least one case per message of the rules in checks/ (guards against dropped cases)."""
     messages = " ".join(e.message for c in CASES for e in c.expected)
     for piece in (
         "is not a declared var",

@@ -20,7 +20,7 @@ from importlib import resources
 from typing import Any
 
 from ..errors import UsageError
-from ..manifests import json_schemas as schema
+from ..manifests import json_schemas
 from ..naming import is_dns1123_label
 from ..views import graph
 
@@ -91,7 +91,7 @@ def module_files(name: str, namespace: str) -> dict[str, bytes]:
         if path == "README.md":
             continue
         files[path] = _fill(template.read_text("utf-8"), values, path).encode("utf-8")
-    for file_name, text in schema.schema_files().items():
+    for file_name, text in json_schemas.schema_files().items():
         files[f"schemas/{file_name}"] = text.encode("utf-8")
     values["graph"] = _mermaid_of(files)
     readme = resources.files("unip_kfp").joinpath(f"{TEMPLATE}/README.md").read_text("utf-8")

@@ -19,7 +19,7 @@ from kfp.dsl import placeholders, structures
 from kfp.dsl.container_component_class import ContainerComponent
 
 from ..plan.model import Binding, Kind, PipelinePlan, Stage
-from . import stage_wrapper as wrapper
+from . import stage_wrapper
 
 ARTIFACT_TYPE = "system.Artifact@0.0.1"
 PARAMETER_TYPES = {Kind.FLOAT: "Float", Kind.INT: "Integer", Kind.DICT: "Dict", Kind.STR: "String"}
@@ -46,11 +46,11 @@ def stage_component(plan: PipelinePlan, stage: Stage) -> ContainerComponent:
             type=ARTIFACT_TYPE, description=_description(plan, binding)
         )
         args += _literal(
-            wrapper.out_record(
+            stage_wrapper.out_record(
                 binding.env, placeholders.OutputPathPlaceholder(binding.io), binding.target
             )
         )
-    args.append(wrapper.container_script())
+    args.append(stage_wrapper.container_script())
     spec = structures.ComponentSpec(
         name=stage.task,
         description=f"UNIP stage '{stage.name}' of pipeline '{plan.name}': {stage.shell}",
@@ -59,7 +59,7 @@ def stage_component(plan: PipelinePlan, stage: Stage) -> ContainerComponent:
         implementation=structures.Implementation(
             container=structures.ContainerSpecImplementation(
                 image=stage.image,
-                command=wrapper.container_command(stage.shell),
+                command=stage_wrapper.container_command(stage.shell),
                 args=args,
             )
         ),
@@ -75,7 +75,7 @@ def _input_record(plan: PipelinePlan, binding: Binding) -> list[Any]:
             # IfPresent on artifacts never fires on the 2.17 backend: the pipeline imports a
             # sentinel URI instead, and the wrapper unsets the variable when it sees it.
             return _literal(
-                wrapper.opt_record(
+                stage_wrapper.opt_record(
                     binding.env,
                     path,
                     binding.target,
@@ -83,9 +83,9 @@ def _input_record(plan: PipelinePlan, binding: Binding) -> list[Any]:
                     plan.sentinel_uri,
                 )
             )
-        return _literal(wrapper.in_record(binding.env, path, binding.target))
+        return _literal(stage_wrapper.in_record(binding.env, path, binding.target))
     record = _literal(
-        wrapper.val_record(
+        stage_wrapper.val_record(
             binding.env, placeholders.InputValuePlaceholder(binding.io), binding.target
         )
     )
@@ -97,7 +97,7 @@ def _input_record(plan: PipelinePlan, binding: Binding) -> list[Any]:
 
 def _literal(items: list[Any]) -> list[Any]:
     """Constant strings escaped for the kubelet; placeholders are resolved by the driver."""
-    return [wrapper.kubernetes_literal(i) if isinstance(i, str) else i for i in items]
+    return [stage_wrapper.kubernetes_literal(i) if isinstance(i, str) else i for i in items]
 
 
 def _description(plan: PipelinePlan, binding: Binding) -> str | None:

@@ -1,9 +1,9 @@
 """`-i NAME=VALUE` for a local run, checked before anything runs (`-o`: `destinations.py`).
 
-Inputs follow the shared rule of `runargs.py`, with the plan of what runs: the manifests'
-plan, or the one `unip_kfp.target` rebuilds from a package file (file inputs found
+Inputs follow the shared rule of `launch/arguments.py`, with the plan of what runs: the manifests'
+plan, or the one `launch.prepared` rebuilds from a package file (file inputs found
 structurally). A local path becomes `file://<absolute path>`, a URI passes through, a
-box-relative path becomes the full URI a Kubeflow run would get (`runargs.box_uri`; a
+box-relative path becomes the full URI a Kubeflow run would get (`arguments.box_uri`; a
 package file knows no default box, so it refuses them), a value datatype its parsed value.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 from google.protobuf import json_format
 
 from ..errors import UsageError
-from ..launch import arguments as runargs
+from ..launch import arguments
 from ..plan.model import Kind, PipelinePlan
 from .data import file_uri
 from .package_reader import Package
@@ -64,16 +64,16 @@ def run_arguments(package: Package, plan: PipelinePlan, given: Mapping[str, Any]
 def _from_plan(
     plan: PipelinePlan, given: Mapping[str, Any]
 ) -> tuple[dict[str, Any], set[str], dict[str, str]]:
-    parsed = runargs.parse_inputs(plan, given)
+    parsed = arguments.parse_inputs(plan, given)
     values: dict[str, Any] = {}
     for item in parsed.values():
-        label = runargs.input_label(item.variable.name, item.value)
+        label = arguments.input_label(item.variable.name, item.value)
         if item.kind == "value":
             values[item.param] = item.value
         elif item.kind == "local":
             values[item.param] = _local_uri(label, item.value)
         elif item.kind == "box":
-            values[item.param] = runargs.box_uri(plan, item.value)
+            values[item.param] = arguments.box_uri(plan, item.value)
         else:
             values[item.param] = item.value
     files = {v.param for v in plan.inputs if v.kind is Kind.FILE}

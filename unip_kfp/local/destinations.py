@@ -28,7 +28,7 @@ from typing import Any
 from .. import s3
 from ..checks.roles import Role
 from ..errors import UnreachableError, UsageError
-from ..launch import arguments as runargs
+from ..launch import arguments
 from ..plan.model import PipelinePlan
 from .data import DataResolver
 from .package_reader import Package
@@ -75,14 +75,14 @@ def destinations(
     outputs = set(package.root.output_definitions.artifacts)
     result: list[Destination] = []
     for name, dest in given.items():
-        var = runargs.find_variable(plan, name, (Role.OUTPUT,), "an output")
+        var = arguments.find_variable(plan, name, (Role.OUTPUT,), "an output")
         text = os.fspath(dest)
-        label = runargs.output_label(var.name, text)
+        label = arguments.output_label(var.name, text)
         if var.param not in outputs:
             raise UsageError(f"{label}: not an output of the package; recompile it")
         if any(d.key == var.param for d in result):
             raise UsageError(f"{label}: that output is given twice")
-        local = isinstance(dest, os.PathLike) or runargs.classify(text) == "local"
+        local = isinstance(dest, os.PathLike) or arguments.classify(text) == "local"
         result.append(
             _destination(var.param, label, text, local, plan, resolver, protected, result)
         )
@@ -104,7 +104,7 @@ def _destination(
         path = os.path.realpath(os.path.abspath(os.path.expanduser(text)))
         _check_local(path, label, protected, chosen, in_box=False)
         return Destination(key, label, path, path=path)
-    uri = text if runargs.classify(text) == "uri" else runargs.box_uri(plan, text)
+    uri = text if arguments.classify(text) == "uri" else arguments.box_uri(plan, text)
     scheme = uri.partition("://")[0]
     if scheme not in s3.SCHEMES:
         raise UsageError(f"{label}: a local run writes local folders, box paths, s3:// and "

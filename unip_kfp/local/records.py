@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from ..compile import stage_wrapper as wrapper
+from ..compile import stage_wrapper
 from .expansion import expand
 
 __all__ = ["package_targets", "targets"]
@@ -19,16 +19,16 @@ __all__ = ["package_targets", "targets"]
 
 def targets(argv: Sequence[str]) -> list[str]:
     """The absolute targets of a resolved wrapper command line (none for other commands)."""
-    records = wrapper.records_of(argv)
-    return [] if records is None else list(wrapper.record_targets(records))
+    records = stage_wrapper.records_of(argv)
+    return [] if records is None else list(stage_wrapper.record_targets(records))
 
 
 def package_targets(command: Sequence[Any], args: Sequence[Any]) -> list[str]:
     """The targets written in a container spec (before placeholders), as the shell gets them."""
     line = [expand(item, {}) if isinstance(item, str) else item
             for item in _flatten([*command, *args])]
-    records = wrapper.records_of(line)
-    return [] if records is None else list(wrapper.record_targets(records))
+    records = stage_wrapper.records_of(line)
+    return [] if records is None else list(stage_wrapper.record_targets(records))
 
 
 def _flatten(items: Sequence[Any]) -> Iterator[Any]:

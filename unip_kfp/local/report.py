@@ -25,8 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..plan.model import Kind, PipelinePlan
-from ..views import graph
-from ..views import graph_svg as graphsvg
+from ..views import graph, graph_svg
 from ..views.html_page import escape, page
 from .arguments import RunArguments
 from .data import DataResolver
@@ -231,7 +230,7 @@ def _graph(plan: PipelinePlan) -> str:
             '<p class="muted">not available: this run used a compiled package '
             "(run the manifests to see the graph)</p>"
         )
-    return graphsvg.to_svg(graph.build(plan))
+    return graph_svg.to_svg(graph.build(plan))
 
 
 def _log(stage: StageResult) -> str:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from . import schema_patterns as patterns
+from . import schema_patterns
 from .yaml_source import FieldPath
 
 API_VERSION = "unified-platform.cs.hse.ru/v1"
@@ -40,19 +40,19 @@ class Model(BaseModel):
 
 
 class Metadata(Model):
-    model_config = ConfigDict(json_schema_extra=patterns.require("namespace"))
+    model_config = ConfigDict(json_schema_extra=schema_patterns.require("namespace"))
 
     name: str = Field(
         description="Name of the component: lower-case letters, digits and '-', starting and "
         "ending with a letter or digit, at most 63 characters. APIComponents and API requests "
         "refer to the component by it.",
-        json_schema_extra={"pattern": patterns.DNS1123_LABEL, "maxLength": 63},
+        json_schema_extra={"pattern": schema_patterns.DNS1123_LABEL, "maxLength": 63},
     )
     namespace: str | None = Field(
         None,
         description="Name of the application (module) the component belongs to; every "
         "component in a module's repository has the same namespace.",
-        json_schema_extra=patterns.string_only,
+        json_schema_extra=schema_patterns.string_only,
     )
     labels: dict[str, str] | None = Field(None, description="Kubernetes labels (unused here).")
     annotations: dict[str, str] | None = Field(None, description="Kubernetes annotations.")
@@ -64,7 +64,9 @@ class BoxRef(Model):
         description="Name of a box in spec.connectedBoxes; without it, the default box.",
     )
     box_path: str = Field(
-        "", description=patterns.BOX_PATH_DOC, json_schema_extra={"pattern": patterns.BOX_PATH}
+        "",
+        description=schema_patterns.BOX_PATH_DOC,
+        json_schema_extra={"pattern": schema_patterns.BOX_PATH},
     )
 
 
@@ -79,13 +81,13 @@ class Var(Model):
         description="Variable name. In the container it is the environment variable "
         "UNIP_PIPELINE_<NAME> (upper-cased; characters other than A-Z, 0-9 and _ become _), "
         "holding a local path; in API calls it names the input or output.",
-        json_schema_extra={"pattern": patterns.NOT_BLANK},
+        json_schema_extra={"pattern": schema_patterns.NOT_BLANK},
     )
     path: str | None = Field(
         None,
         description="Absolute path in the container where the data appears, e.g. /data; "
         "the environment variable then holds this path.",
-        json_schema_extra={"pattern": patterns.ABSOLUTE_PATH},
+        json_schema_extra={"pattern": schema_patterns.ABSOLUTE_PATH},
     )
     mount_from: MountFrom | None = Field(
         None,
@@ -99,7 +101,7 @@ class EnvVar(Model):
     name: str = Field(
         description="Variable name: letters, digits and '_', not starting with a digit; "
         "the prefix UNIP_PIPELINE_ is reserved for the pipeline's variables.",
-        json_schema_extra={"pattern": patterns.ENV_NAME},
+        json_schema_extra={"pattern": schema_patterns.ENV_NAME},
     )
     value: str = Field(
         description='The value, always a string: quote numbers and booleans ("2", "true").'
@@ -110,7 +112,7 @@ class Image(Model):
     existing_image_name: str = Field(
         description="An image in a registry, e.g. registry.example.com/lab/module-train:4f4621b. "
         "The platform requires images built on a -slim Python base image.",
-        json_schema_extra={"pattern": patterns.NOT_BLANK},
+        json_schema_extra={"pattern": schema_patterns.NOT_BLANK},
     )
 
 
@@ -118,25 +120,25 @@ class EntryPoint(Model):
     cmd: list[str] = Field(
         description="The command and its arguments; the items are joined with spaces into one "
         "shell command: [python3, src/training.py] runs `python3 src/training.py`.",
-        json_schema_extra={"contains": {"type": "string", "pattern": patterns.NOT_BLANK}},
+        json_schema_extra={"contains": {"type": "string", "pattern": schema_patterns.NOT_BLANK}},
     )
 
 
 class ResourceLimits(Model):
     """cpu/memory as Kubernetes quantities; keys with a `/` (nvidia.com/gpu) are accelerators."""
 
-    model_config = ConfigDict(json_schema_extra={"patternProperties": patterns.ACCELERATORS})
+    model_config = ConfigDict(json_schema_extra={"patternProperties": schema_patterns.ACCELERATORS})
 
     cpu: str | int | float | None = Field(
         None,
         description="CPU limit (also the request): cores (0.5, 2) or millicores (500m).",
-        json_schema_extra=patterns.quantity(patterns.CPU_QUANTITY),
+        json_schema_extra=schema_patterns.quantity(schema_patterns.CPU_QUANTITY),
     )
     memory: str | int | None = Field(
         None,
         description="Memory limit (also the request): an integer with an optional suffix E, P, "
         "T, G, M, K or Ei, Pi, Ti, Gi, Mi, Ki, e.g. 256M or 1Gi.",
-        json_schema_extra=patterns.quantity(patterns.MEMORY_QUANTITY),
+        json_schema_extra=schema_patterns.quantity(schema_patterns.MEMORY_QUANTITY),
     )
 
     def accelerators(self) -> dict[str, Any]:
@@ -151,8 +153,8 @@ class Stage(Model):
         "executor or a name ending in -driver are taken, and so are the names of an input's "
         "steps (import-<input>, mount-<var>, ...).",
         json_schema_extra={
-            "pattern": patterns.NOT_BLANK,
-            "not": {"pattern": patterns.RESERVED_STAGE},
+            "pattern": schema_patterns.NOT_BLANK,
+            "not": {"pattern": schema_patterns.RESERVED_STAGE},
         },
     )
     image: Image = Field(description="The Docker image the stage's container runs.")
@@ -183,12 +185,12 @@ class MountS3Box(Model):
 class ConnectedBox(Model):
     name: str = Field(
         description="Name of the box in this pipeline (mountFrom.box.name refers to it).",
-        json_schema_extra={"pattern": patterns.NOT_BLANK},
+        json_schema_extra={"pattern": schema_patterns.NOT_BLANK},
     )
     path: str | None = Field(
         None,
         description="Absolute path in the container where the box is mounted, e.g. /data.",
-        json_schema_extra={"pattern": patterns.ABSOLUTE_PATH},
+        json_schema_extra={"pattern": schema_patterns.ABSOLUTE_PATH},
     )
     default: bool = Field(
         False,
@@ -224,7 +226,7 @@ class DataType(Model):
         description="Allowed data types; none listed: any. FILE is a file or folder; FP32, "
         "FP64, INT32, dict and str are values the platform saves as text in a file the "
         "container reads; website is a report site (outputs).",
-        json_schema_extra=patterns.items_of(DATATYPES),
+        json_schema_extra=schema_patterns.items_of(DATATYPES),
     )
     content_types: list[str] | None = Field(
         None,
@@ -286,12 +288,12 @@ class ApiComponentSpec(Model):
         None,
         description="The ExperimentPipeline this API runs, as {name: <metadata.name>} or the "
         "bare name.",
-        json_schema_extra=patterns.or_bare_name,
+        json_schema_extra=schema_patterns.or_bare_name,
     )
     restful_api: dict[str, Any] | None = Field(
         None,
         description="REST API settings of the platform (authentication); not used by unip-kfp.",
-        json_schema_extra=patterns.RESTFUL_API,
+        json_schema_extra=schema_patterns.RESTFUL_API,
     )
     api_spec: ApiSpec | None = Field(
         None, description="The pipeline's interface: its inputs and outputs."

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.config import JsonDict
 
 from ..errors import Issue, ManifestError, Severity
-from . import schema_patterns as patterns
+from . import schema_patterns
 from .yaml_source import CONFIG_FILE_NAMES, Document, FieldPath, format_path, read_documents
 
 _CREDENTIAL_KEYS = {"accesskey", "secretkey", "access_key", "secret_key", "password", "token"}
@@ -39,7 +39,9 @@ class _Model(BaseModel):
 
 
 # Schema only: the keys of free-form mappings never name a credential (load_settings refuses).
-_NO_CREDENTIAL_KEYS: JsonDict = {"propertyNames": {"not": {"pattern": patterns.CREDENTIAL_KEY}}}
+_NO_CREDENTIAL_KEYS: JsonDict = {
+    "propertyNames": {"not": {"pattern": schema_patterns.CREDENTIAL_KEY}}
+}
 
 
 class BoxConfig(_Model):
