@@ -4,7 +4,10 @@ Every error the product raises on purpose is a `UnipKfpError`; its `exit_code` i
 CLI returns, so one table below is the whole contract:
 
     0 ok, 1 run failed, 2 usage, 3 invalid manifests, 4 compile error,
-    5 Kubeflow/S3 unreachable or refused, 124 wait timed out.
+    5 Kubeflow/S3 unreachable or refused, 70 internal error (a bug of ours; not a
+    `UnipKfpError`: the CLI's last handler gives it), 124 wait timed out.
+
+Exit 4 is only for Kubeflow Pipelines' own refusals (`compile/refusals.py` tells them apart).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import CompileError, UsageError
 from ..plan.model import PipelinePlan
+from .refusals import raised_by_kfp
 
 if TYPE_CHECKING:
     from .pipeline import CompileOptions
@@ -66,7 +67,9 @@ def _serialise(component: Any, what: str) -> bytes:
         header = pipeline_spec_builder.extract_comments_from_pipeline_spec(
             spec, component.description
         )
-    except Exception as exc:  # kfp raises many types; all mean "KFP refused"
+    except Exception as exc:  # kfp refuses with many types (refusals.py)
+        if not raised_by_kfp(exc):
+            raise  # a bug of ours: the CLI reports an internal error (exit 70)
         raise CompileError(f"{what}: Kubeflow Pipelines refused to compile it: {exc}") from exc
     dumper = getattr(yaml, "CDumper", yaml.Dumper)  # the same emitter kfp uses, in C
     body = yaml.dump_all(documents, Dumper=dumper, sort_keys=True, width=LINE_WIDTH)

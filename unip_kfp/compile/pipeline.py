@@ -30,6 +30,7 @@ from ..errors import CompileError
 from ..naming import absent_key, import_key, io_name, mount_key
 from ..plan.model import Kind, PipelinePlan, Stage, Variable
 from .components import ARTIFACT_TYPE, PARAMETER_TYPES, stage_component
+from .refusals import raised_by_kfp
 from .ui_graph import OptionalGroup, tidy
 
 
@@ -80,6 +81,8 @@ def build_pipeline(plan: PipelinePlan, options: CompileOptions | None = None) ->
     except CompileError:
         raise
     except Exception as exc:  # kfp signals invalid graphs with many exception types
+        if not raised_by_kfp(exc):
+            raise  # a bug of ours: the CLI reports an internal error (exit 70)
         raise CompileError(
             f"pipeline '{plan.name}': Kubeflow Pipelines rejected it: {exc}"
         ) from exc
@@ -108,12 +111,14 @@ def _parameter_spec(variable: Variable) -> structures.InputSpec:
 
 @contextmanager
 def _blame(plan: PipelinePlan, stage: Stage | None) -> Iterator[None]:
-    """Name the pipeline and stage when kfp refuses something."""
+    """Name the pipeline and stage when kfp refuses something; let our own bugs through."""
     try:
         yield
     except CompileError:
         raise
     except Exception as exc:  # kfp raises ValueError, TypeError and its own exception types
+        if not raised_by_kfp(exc):
+            raise  # a bug of ours: the CLI reports an internal error (exit 70)
         where = f"stage '{stage.name}' of pipeline '{plan.name}'" if stage else plan.name
         raise CompileError(f"{where}: Kubeflow Pipelines rejected it: {exc}") from exc
 
