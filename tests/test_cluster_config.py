@@ -208,7 +208,7 @@ def test_launcher_credentials_keep_box_secrets_out_of_the_container(module: Path
 
 def test_two_secrets_on_one_stage_compile_with_launcher_credentials(tmp_path: Path) -> None:
     env = cli("compile", TWO_SECRETS, "-o", tmp_path / "env.yaml")
-    assert env.exit_code == 4
+    assert env.exit_code == 3  # validation's rule since the one rule layer (was Kubeflow's, 4)
     assert "or set kubeflow.credentials: launcher in unip-kfp.yaml" in env.stderr
     config = tmp_path / "unip-kfp.yaml"
     config.write_text((TWO_SECRETS / "unip-kfp.yaml").read_text()
@@ -300,7 +300,15 @@ def test_secret_templates_hold_names_and_keys_never_values(module: Path) -> None
 
 def test_env_credentials_need_no_kfp_launcher(module: Path) -> None:
     config = module.parent / "unip-kfp.yaml"
-    config.write_text(LAUNCHER_CONFIG.replace("credentials: launcher", "credentials: env"))
+    # With env credentials stage1 may read its two boxes only if they share a Secret: here
+    # the global box has none (two Secrets on one stage are refused, as compile would).
+    config.write_text(
+        LAUNCHER_CONFIG.replace("credentials: launcher", "credentials: env").replace(
+            "    secret: shared-s3\n    secretKeys: {AWS_ACCESS_KEY_ID: key-id, "
+            "AWS_SECRET_ACCESS_KEY: key-secret}\n",
+            "",
+        )
+    )
     result = cli("cluster-config", module)
     assert result.exit_code == 0, result.output
     assert "# kfp-launcher: not needed. kubeflow.credentials is 'env'" in result.stdout

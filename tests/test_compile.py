@@ -836,10 +836,12 @@ def test_platform_spec_exactly() -> None:
     }
 
 
-def test_two_box_secrets_on_one_stage_exit_4(tmp_path: Path) -> None:
+def test_two_box_secrets_on_one_stage_exit_3(tmp_path: Path) -> None:
     """A pod downloads all of its inputs with one set of AWS_* variables (2.17 launcher)."""
+    validated = CliRunner().invoke(main, ["validate", str(CASES_DIR / "two-secrets")])
+    assert validated.exit_code == 3 and "stage 'merge'" in validated.stderr
     result = run_cli("compile", str(CASES_DIR / "two-secrets"), "-o", str(tmp_path / "x.yaml"))
-    assert result.exit_code == 4
+    assert result.exit_code == 3
     assert "stage 'merge'" in result.stderr
     assert "data-box-s3" in result.stderr and "shared-box-s3" in result.stderr
     assert not (tmp_path / "x.yaml").exists()
@@ -991,13 +993,14 @@ def test_cli_overwrites_an_earlier_package_without_force(tmp_path: Path) -> None
     assert target.read_bytes() == compiled("seed-000")["my-pipeline"]
 
 
-def test_cli_kfp_refusal_exits_4_naming_the_stage(tmp_path: Path) -> None:
-    """Validation accepts two accelerator kinds on one stage; Kubeflow takes one per task."""
+def test_two_accelerator_kinds_are_refused_by_validate_and_compile(tmp_path: Path) -> None:
+    """Kubeflow takes one accelerator type per task: validation says so (exit 3), as compile."""
     case = CASES_DIR / "two-accelerators"
     validated = CliRunner().invoke(main, ["validate", str(case)])
-    assert validated.exit_code == 0, validated.output
+    assert validated.exit_code == 3, validated.output
+    assert "spec.stages[1].resourceLimits.amd.com/gpu: stage 'greedy'" in validated.stderr
     result = run_cli("compile", str(case), "-o", str(tmp_path / "x.yaml"))
-    assert result.exit_code == 4
+    assert result.exit_code == 3
     assert "'greedy'" in result.stderr
     assert not (tmp_path / "x.yaml").exists()
 
@@ -1012,11 +1015,11 @@ def test_cli_invalid_manifests_exit_3(tmp_path: Path) -> None:
     assert not (tmp_path / "out.yaml").exists()
 
 
-def test_cli_unknown_box_is_a_usage_error(tmp_path: Path) -> None:
+def test_cli_unknown_box_is_refused_like_validate(tmp_path: Path) -> None:
     result = run_cli(
         "compile", str(SEED_000), "-o", str(tmp_path / "p.yaml"), "--box", "nope=s3://x"
     )
-    assert result.exit_code == 2
+    assert result.exit_code == 3  # validate --box nope=... refuses it too
     assert "nope" in result.stderr
 
 
@@ -1087,7 +1090,7 @@ def test_mounted_default_of_an_api_input_gets_its_box_secret(tmp_path: Path) -> 
     case = CASES_DIR / "mounted-default-secret"
     target = tmp_path / "m.yaml"
     result = run_cli("compile", str(case), "-o", str(target))
-    if result.exit_code == 4:  # refusing, as for two Secrets on one stage, is also right
+    if result.exit_code == 3:  # refusing, as for two Secrets on one stage, is also right
         assert "stage 'use'" in result.stderr
         return
     assert result.exit_code == 0, result.output

@@ -13,7 +13,7 @@ import unip_kfp
 from unip_kfp.checks.cross_manifest import check_manifests
 from unip_kfp.checks.roles import Role
 from unip_kfp.cli import main
-from unip_kfp.errors import EXIT_INVALID, EXIT_USAGE, Severity, UsageError
+from unip_kfp.errors import EXIT_INVALID, EXIT_USAGE, ManifestError, Severity
 from unip_kfp.manifests.loader import load_project
 from unip_kfp.plan.model import Kind, PipelinePlan
 
@@ -193,9 +193,11 @@ def test_box_option_by_databox_name_and_trailing_slash() -> None:
     assert plan.default_box.uri == "s3://b/p"
 
 
-def test_box_option_for_unknown_box_is_a_usage_error() -> None:
-    with pytest.raises(UsageError, match="no connected box or DataBox named 'nope'"):
+def test_box_option_for_unknown_box_is_refused_with_the_other_problems() -> None:
+    with pytest.raises(ManifestError, match="no connected box or DataBox named 'nope'") as raised:
         unip_kfp.load(str(TRAIN_TEST), boxes={"nope": "s3://b/p"})
+    (issue,) = raised.value.issues
+    assert issue.field == "--box nope" and issue.hint
 
 
 def copy_example(source: Path, tmp_path: Path) -> Path:

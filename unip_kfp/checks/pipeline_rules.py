@@ -1,28 +1,25 @@
 """The rules for one ExperimentPipeline and its APIComponent (SPEC §2).
 
-`PipelineChecker.run()` returns every problem it finds; `validate.check_manifests` calls it
-once per pipeline after the cross-manifest checks.
+`PipelineChecker.run()` returns every problem it finds; `cross_manifest.check_manifests`
+calls it once per pipeline after the cross-manifest checks. A pipeline (or API) the schema
+refused is a partial model (`manifests.partial_models`): its fields are checked, but nothing
+is said where the schema already spoke, and the data-flow rules wait until it parses.
 """
 
 from __future__ import annotations
 
 import posixpath
-import re
 
 from ..errors import Issue, Severity, did_you_mean
 from ..manifests import models
 from ..manifests.loader import Loaded
-from ..manifests.models import VALUE_DATATYPES
 from ..manifests.yaml_source import FieldPath
 from ..naming import ENV_PREFIX, env_name, io_name, is_env_name
-from .roles import Role, roles, usages
+from .resources import CPU_QUANTITY, MEMORY_QUANTITY, resource_problems
+from .roles import Role, Usage, is_value, roles, usages
 from .task_keys import RESERVED_TASK, task_key_problems
 
 ERROR, WARNING = Severity.ERROR, Severity.WARNING
-# The same checks kfp's set_cpu_limit / set_memory_limit make, kept here so validation never
-# imports kfp.
-CPU_QUANTITY = re.compile(r"^([0-9]*[.])?[0-9]+m?$")
-MEMORY_QUANTITY = re.compile(r"^[0-9]+(E|Ei|P|Pi|T|Ti|G|Gi|M|Mi|K|Ki)?$")
 
 
 class PipelineChecker:
@@ -43,27 +40,38 @@ class PipelineChecker:
         self.issues: list[Issue] = []
 
     def error(self, path: FieldPath, message: str, hint: str | None = None) -> None:
-        self.issues.append(self.loaded.issue(ERROR, ("spec", *path), message, hint))
+        self.report(self.loaded, ERROR, ("spec", *path), message, hint)
 
     def warn(self, path: FieldPath, message: str, hint: str | None = None) -> None:
-        self.issues.append(self.loaded.issue(WARNING, ("spec", *path), message, hint))
+        self.report(self.loaded, WARNING, ("spec", *path), message, hint)
 
     def api_error(
         self, path: FieldPath, message: str, hint: str | None = None, severity: Severity = ERROR
     ) -> None:
         assert self.api_loaded is not None
-        self.issues.append(
-            self.api_loaded.issue(severity, ("spec", "apiSpec", *path), message, hint)
-        )
+        self.report(self.api_loaded, severity, ("spec", "apiSpec", *path), message, hint)
+
+    def report(
+        self, loaded: Loaded, severity: Severity, path: FieldPath, message: str, hint: str | None
+    ) -> None:
+        """Add an issue, unless the schema already refused that field."""
+        if not loaded.refused(path):
+            self.issues.append(loaded.issue(severity, path, message, hint))
+
+    def refused_within(self, path: FieldPath) -> bool:
+        """Part of `spec.<path>` was refused by the schema: references into it are unsure."""
+        return self.loaded.refused_within(("spec", *path))
 
     def run(self) -> list[Issue]:
         self.check_names()
         self.check_boxes()
         self.check_vars()
         self.check_stages()
-        self.check_data_flow()
-        if self.api is not None:
-            self.check_api()
+        partial = bool(self.loaded.masked or (self.api_loaded and self.api_loaded.masked))
+        if not partial:  # the flow of a partly refused pipeline is not known yet
+            self.check_data_flow()
+            if self.api is not None:
+                self.check_api()
         return self.issues
 
     def check_names(self) -> None:
@@ -133,7 +141,11 @@ class PipelineChecker:
                     "no box named and no default box",
                     "set mountFrom.box.name to one of connectedBoxes",
                 )
-            elif box.name is not None and box.name not in names:
+            elif (
+                box.name is not None
+                and box.name not in names
+                and not self.refused_within(("connectedBoxes",))
+            ):
                 guess = did_you_mean(box.name, names)
                 self.error(
                     (*path, "mountFrom", "box", "name"),
@@ -176,7 +188,7 @@ class PipelineChecker:
                 refs = getattr(stage, kind)
                 _duplicates(self, [r.name for r in refs], (*at, kind), f"stage {kind[:-1]}")
                 for j, ref in enumerate(refs):
-                    if ref.name not in declared:
+                    if ref.name not in declared and not self.refused_within(("vars",)):
                         guess = did_you_mean(ref.name, declared)
                         self.error(
                             (*at, kind, j, "name"),
@@ -188,7 +200,7 @@ class PipelineChecker:
                     self.check_ref((*at, kind, j), ref)
             self.check_stage_paths(at, stage)
             self.check_env(at, stage)
-            self.check_resources(at, stage.resource_limits)
+            self.check_resources(at, stage)
 
     def check_stage_paths(self, at: FieldPath, stage: models.Stage) -> None:
         """Two vars of one stage must not land on the same (or a nested) container path."""
@@ -231,33 +243,9 @@ class PipelineChecker:
                     "those variables are set from spec.vars; pick another name",
                 )
 
-    def check_resources(self, at: FieldPath, limits: models.ResourceLimits | None) -> None:
-        if limits is None:
-            return
-        at = (*at, "resourceLimits")
-        if limits.cpu is not None and (
-            isinstance(limits.cpu, bool) or not CPU_QUANTITY.fullmatch(str(limits.cpu))
-        ):
-            self.error(
-                (*at, "cpu"),
-                f"cpu '{limits.cpu}' is not a quantity Kubeflow accepts",
-                "use a number of cores (0.5, 2) or millicores (500m)",
-            )
-        if limits.memory is not None and (
-            isinstance(limits.memory, bool) or not MEMORY_QUANTITY.fullmatch(str(limits.memory))
-        ):
-            self.error(
-                (*at, "memory"),
-                f"memory '{limits.memory}' is not a quantity Kubeflow accepts",
-                "use an integer with an optional suffix: 256M, 1Gi, 512Ki",
-            )
-        for key, value in limits.accelerators().items():
-            if isinstance(value, bool) or not re.fullmatch(r"[0-9]+", str(value)) or int(value) < 1:
-                self.error(
-                    (*at, key),
-                    f"accelerator count '{value}' is not a positive integer",
-                    "give the number of devices, e.g. 1",
-                )
+    def check_resources(self, at: FieldPath, stage: models.Stage) -> None:
+        for path, message, hint in resource_problems(stage):
+            self.error((*at, "resourceLimits", *path), message, hint)
 
     def check_data_flow(self) -> None:
         use = usages(self.spec)
@@ -308,9 +296,8 @@ class PipelineChecker:
         assert self.api is not None
         use = usages(self.spec)
         for kind in ("inputs", "outputs"):
-            items = getattr(self.api, kind)
             seen: set[str] = set()
-            for j, item in enumerate(items):
+            for j, item in enumerate(getattr(self.api, kind)):
                 at: FieldPath = (kind, j)
                 if item.name in seen:
                     self.api_error(
@@ -328,47 +315,47 @@ class PipelineChecker:
                         if guess
                         else "declare it in the pipeline's spec.vars",
                     )
-                    continue
-                u = use[item.name]
-                if kind == "inputs" and u.writers:
-                    self.api_error(
-                        (*at, "name"),
-                        f"API input '{item.name}' is written by stage "
-                        f"'{self.spec.stages[u.writers[0]].name}'",
-                        "an input comes from the caller; make it an output or rename",
-                    )
-                if kind == "inputs" and u.mounted and _is_value(item):
-                    self.api_error(
-                        (*at, "type", "datatypes"),
-                        f"'{item.name}' is mounted from a box but typed as a value",
-                        "mounted data is a file or folder: use FILE",
-                    )
-                if kind == "outputs" and not u.writers:
-                    self.api_error(
-                        (*at, "name"),
-                        f"API output '{item.name}' is written by no stage",
-                        "add it to a stage's outputs",
-                    )
-                if kind == "outputs" and _is_value(item):
-                    self.api_error(
-                        (*at, "type", "datatypes"),
-                        f"output '{item.name}' is typed as a value; outputs are folders",
-                        "use datatypes [FILE] (or website)",
-                        WARNING,
-                    )
-                if kind == "outputs" and "required" in (item.model_fields_set or ()):
-                    self.api_error(
-                        (*at, "required"),
-                        "outputs are always optional; 'required' has no effect",
-                        "remove it",
-                        WARNING,
-                    )
+                elif kind == "inputs":
+                    self.check_api_input(at, item, use[item.name])
+                else:
+                    self.check_api_output(at, item, use[item.name])
 
+    def check_api_input(self, at: FieldPath, item: models.ApiVar, use: Usage) -> None:
+        if use.writers:
+            self.api_error(
+                (*at, "name"),
+                f"API input '{item.name}' is written by stage "
+                f"'{self.spec.stages[use.writers[0]].name}'",
+                "an input comes from the caller; make it an output or rename",
+            )
+        if use.mounted and is_value(item):
+            self.api_error(
+                (*at, "type", "datatypes"),
+                f"'{item.name}' is mounted from a box but typed as a value",
+                "mounted data is a file or folder: use FILE",
+            )
 
-def _is_value(item: models.ApiVar) -> bool:
-    """Only non-file datatypes given -> the caller passes a value, not a file (SPEC §3)."""
-    datatypes = item.type.datatypes if item.type else None
-    return bool(datatypes) and all(d in VALUE_DATATYPES for d in datatypes or ())
+    def check_api_output(self, at: FieldPath, item: models.ApiVar, use: Usage) -> None:
+        if not use.writers:
+            self.api_error(
+                (*at, "name"),
+                f"API output '{item.name}' is written by no stage",
+                "add it to a stage's outputs",
+            )
+        if is_value(item):
+            self.api_error(
+                (*at, "type", "datatypes"),
+                f"output '{item.name}' is typed as a value; outputs are folders",
+                "use datatypes [FILE] (or website)",
+                WARNING,
+            )
+        if "required" in (item.model_fields_set or ()):
+            self.api_error(
+                (*at, "required"),
+                "outputs are always optional; 'required' has no effect",
+                "remove it",
+                WARNING,
+            )
 
 
 def _duplicates(checker: PipelineChecker, names: list[str], path: FieldPath, what: str) -> None:

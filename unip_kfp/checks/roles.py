@@ -78,3 +78,9 @@ def roles(pipeline: models.PipelineSpec, api: models.ApiSpec | None) -> dict[str
         else:
             result[name] = Role.INTERNAL
     return result
+
+
+def is_value(api_var: models.ApiVar | None) -> bool:
+    """Only non-file datatypes given -> the caller passes a value, not a file (SPEC §3)."""
+    datatypes = (api_var.type.datatypes if api_var and api_var.type else None) or []
+    return bool(datatypes) and all(d in models.VALUE_DATATYPES for d in datatypes)

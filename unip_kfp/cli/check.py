@@ -6,21 +6,31 @@ import sys
 
 import click
 
-from ..checks.cross_manifest import check_manifests
+from ..checks.project import check_files
 from ..errors import EXIT_INVALID
-from ..manifests.loader import load_project
 from . import render
-from .common import handle_errors, load_for_command, plan_options
+from .common import handle_errors, load_for_command, parse_pairs, plan_options
 
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@plan_options
 @handle_errors
-def validate(paths: tuple[str, ...], strict: bool, fmt: str) -> None:
-    """Check manifests (files or folders); report every problem at once."""
-    issues = check_manifests(load_project(list(paths)))
+def validate(
+    paths: tuple[str, ...],
+    fmt: str,
+    boxes: tuple[str, ...],
+    user: str | None,
+    strict: bool,
+    config: str | None,
+) -> None:
+    """Check manifests (files or folders) and unip-kfp.yaml; report every problem at once.
+
+    Takes the options of `plan` and `compile` and runs every rule they refuse by, so exit 0
+    here means they succeed with the same options (`--user` changes no rule).
+    """
+    issues = check_files(list(paths), config=config, boxes=parse_pairs("--box", boxes))
     failed = any(i.severity.value == "error" or strict for i in issues)
     if fmt == "json":
         click.echo(render.issues_json(issues, ok=not failed))

@@ -25,7 +25,7 @@ from kfp import dsl, kubernetes
 from kfp.dsl import graph_component, importer_component, placeholders, structures
 from kfp.dsl import utils as kfp_utils
 
-from ..checks.pipeline_rules import CPU_QUANTITY, MEMORY_QUANTITY
+from ..checks.resources import CPU_QUANTITY, MEMORY_QUANTITY
 from ..errors import CompileError
 from ..naming import absent_key, import_key, io_name, mount_key
 from ..plan.model import Kind, PipelinePlan, Stage, Variable
@@ -275,12 +275,9 @@ class _Assembly:
 
     def configure(self, task: Any, stage: Stage) -> None:
         task.set_caching_options(self.options.cache)
-        if len(stage.accelerators) > 1:
-            raise CompileError(
-                f"stage '{stage.name}': Kubeflow Pipelines allows one accelerator type per task, "
-                f"got {', '.join(k for k, _ in stage.accelerators)}"
-            )
         # kfp's setters would refuse these; validation already did, with the same patterns.
+        # (One accelerator type and one box Secret per stage are validation's rules too:
+        # checks/resources.py, checks/credentials.py.)
         if (stage.cpu and not CPU_QUANTITY.fullmatch(stage.cpu)) or (
             stage.memory and not MEMORY_QUANTITY.fullmatch(stage.memory)
         ):
@@ -305,15 +302,7 @@ class _Assembly:
         if self.plan.credentials == "launcher":
             return  # the namespace's kfp-launcher names the box Secrets (launcher.py)
         secrets = {(box.secret, box.secret_keys) for box in self.secret_boxes(stage)}
-        if len(secrets) > 1:
-            # The launcher downloads every input with the pod's one set of AWS_* variables.
-            raise CompileError(
-                f"stage '{stage.name}' reads from boxes with different Secrets "
-                f"({', '.join(sorted(str(s) for s, _ in secrets))}); Kubeflow downloads all "
-                "of a stage's inputs with one set of credentials: use one Secret for these boxes, "
-                "or set kubeflow.credentials: launcher in unip-kfp.yaml"
-            )
-        for secret, keys in secrets:
+        for secret, keys in sorted(secrets, key=str):
             kubernetes.use_secret_as_env(
                 task, secret_name=secret, secret_key_to_env={k: e for e, k in keys}
             )

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from ..errors import Issue, Severity, did_you_mean
 from . import models
+from .partial_models import real_path, repaired
 from .yaml_source import Document, FieldPath, format_path, iter_yaml_files, read_documents
 
 M = TypeVar("M", bound=models.Manifest)
@@ -34,10 +35,23 @@ _EXPECTED = {
 
 @dataclass(frozen=True)
 class Loaded:
-    """A manifest model together with the YAML document it came from (for line numbers)."""
+    """A manifest model together with the YAML document it came from (for line numbers).
+
+    A document the schema refused is still loaded, as a partial model: `masked` lists the
+    paths whose values were replaced (`partial_models`), which the checks leave alone.
+    """
 
     model: models.Manifest
     doc: Document
+    masked: tuple[FieldPath, ...] = ()
+
+    def refused(self, path: FieldPath) -> bool:
+        """The schema refused `path` or a field that holds it: nothing more to say there."""
+        return any(path[: len(m)] == m for m in self.masked)
+
+    def refused_within(self, path: FieldPath) -> bool:
+        """The schema refused `path` or something inside it: references to it are unsure."""
+        return any(m[: len(path)] == path for m in self.masked)
 
     def line(self, path: FieldPath) -> int:
         return self.doc.line_of(path)
@@ -56,10 +70,17 @@ class ManifestSet:
     manifests: tuple[Loaded, ...]
     issues: tuple[Issue, ...]
     paths: tuple[str, ...]
-    unparsed: tuple[tuple[str, str], ...] = ()  # (kind, name) of documents with schema errors
+    unparsed: tuple[tuple[str, str], ...] = ()  # (kind, name) of documents with no model
+    partial: tuple[Loaded, ...] = ()  # documents the schema refused, as partial models
 
     def of_kind(self, kind: type[M]) -> list[tuple[M, Loaded]]:
+        """The valid manifests of a kind: what the plan is built from."""
         return [(m.model, m) for m in self.manifests if isinstance(m.model, kind)]
+
+    def checked(self, kind: type[M]) -> list[tuple[M, Loaded]]:
+        """Valid and partial manifests of a kind: what the checks read."""
+        every = (*self.manifests, *self.partial)
+        return [(m.model, m) for m in every if isinstance(m.model, kind)]
 
 
 def load_project(paths: Sequence[str]) -> ManifestSet:
@@ -67,11 +88,14 @@ def load_project(paths: Sequence[str]) -> ManifestSet:
     loaded: list[Loaded] = []
     issues: list[Issue] = []
     unparsed: list[tuple[str, str]] = []
+    partial: list[Loaded] = []
     for path in paths:
         files = _files_of(path, issues)
         for file in files:
-            _load_file(file, loaded, issues, unparsed)
-    return ManifestSet(tuple(loaded), tuple(issues), tuple(paths), tuple(unparsed))
+            _load_file(file, loaded, issues, unparsed, partial)
+    return ManifestSet(
+        tuple(loaded), tuple(issues), tuple(paths), tuple(unparsed), tuple(partial)
+    )
 
 
 def _files_of(path: str, issues: list[Issue]) -> list[str]:
@@ -101,7 +125,11 @@ def _files_of(path: str, issues: list[Issue]) -> list[str]:
 
 
 def _load_file(
-    file: str, loaded: list[Loaded], issues: list[Issue], unparsed: list[tuple[str, str]]
+    file: str,
+    loaded: list[Loaded],
+    issues: list[Issue],
+    unparsed: list[tuple[str, str]],
+    partial: list[Loaded],
 ) -> None:
     try:
         with open(file, "rb") as handle:
@@ -133,11 +161,13 @@ def _load_file(
             )
         )
     for doc in documents:
-        manifest = _load_document(doc, issues)
-        if manifest is None:
+        found = _load_document(doc, issues)
+        if found is None:
             unparsed += _kind_and_name(doc.data)
-        if manifest is not None:
-            loaded.append(Loaded(manifest, doc))
+        elif found.masked:
+            partial.append(found)
+        else:
+            loaded.append(found)
 
 
 def _kind_and_name(data: Any) -> list[tuple[str, str]]:
@@ -149,77 +179,103 @@ def _kind_and_name(data: Any) -> list[tuple[str, str]]:
     return [(kind, name)] if isinstance(kind, str) and isinstance(name, str) else []
 
 
-def _load_document(doc: Document, issues: list[Issue]) -> models.Manifest | None:
-    def issue(path: FieldPath, message: str, hint: str | None = None) -> None:
+def _load_document(doc: Document, issues: list[Issue]) -> Loaded | None:
+    """The document's model; one the schema refused comes back partial (see `Loaded`)."""
+    model_class = _model_class(doc, issues)
+    if model_class is None:
+        return None
+    masked: tuple[FieldPath, ...] = ()
+    api_version = doc.data.get("apiVersion")
+    if api_version != models.API_VERSION:
         issues.append(
-            Issue(
-                Severity.ERROR,
-                message,
-                doc.file,
-                doc.line_of(path),
-                format_path(path) or None,
-                hint,
+            _issue_at(
+                doc,
+                ("apiVersion",),
+                f"apiVersion must be '{models.API_VERSION}', got {api_version!r}",
+                f'set apiVersion: "{models.API_VERSION}"',
             )
         )
+        masked = (("apiVersion",),)
+    issues.extend(_unknown_key_warnings(doc, model_class))
+    try:
+        return Loaded(model_class.model_validate(doc.data), doc, masked)
+    except ValidationError as exc:
+        issues.extend(_validation_issues(exc, doc))
+        found = repaired(model_class, doc.data, exc.errors())
+    if found is None:
+        return None
+    return Loaded(found[0], doc, masked + found[1])
 
+
+def _model_class(doc: Document, issues: list[Issue]) -> type[models.Manifest] | None:
+    """The model of the document's kind; None for skipped kinds and for what is no manifest."""
     if not isinstance(doc.data, dict):
-        issue(
-            (),
-            f"a manifest must be a mapping, got {type(doc.data).__name__}",
-            "start the document with 'apiVersion:', 'kind:', 'metadata:', 'spec:'",
+        issues.append(
+            _issue_at(
+                doc,
+                (),
+                f"a manifest must be a mapping, got {type(doc.data).__name__}",
+                "start the document with 'apiVersion:', 'kind:', 'metadata:', 'spec:'",
+            )
         )
         return None
     kind = doc.data.get("kind")
     if kind in models.SKIPPED_KINDS:
         return None
-    if kind not in models.READ_KINDS:
-        known = (*models.READ_KINDS, *models.SKIPPED_KINDS)
-        if kind is None:
-            issue((), "field 'kind' is missing", f"set kind to one of {', '.join(known)}")
-        else:
-            guess = did_you_mean(str(kind), known)
-            issue(
+    if kind in models.READ_KINDS:
+        return models.MODEL_BY_KIND[kind]
+    known = (*models.READ_KINDS, *models.SKIPPED_KINDS)
+    if kind is None:
+        issues.append(
+            _issue_at(doc, (), "field 'kind' is missing", f"set kind to one of {', '.join(known)}")
+        )
+    else:
+        guess = did_you_mean(str(kind), known)
+        issues.append(
+            _issue_at(
+                doc,
                 ("kind",),
                 f"unknown kind '{kind}'",
                 f"did you mean '{guess}'?" if guess else f"use one of {', '.join(known)}",
             )
-        return None
-    api_version = doc.data.get("apiVersion")
-    if api_version != models.API_VERSION:
-        issue(
-            ("apiVersion",),
-            f"apiVersion must be '{models.API_VERSION}', got {api_version!r}",
-            f'set apiVersion: "{models.API_VERSION}"',
         )
-        return None
-    model_class = models.MODEL_BY_KIND[kind]
+    return None
+
+
+def _unknown_key_warnings(doc: Document, model_class: type[models.Manifest]) -> list[Issue]:
+    """Keys the models do not know: warnings, since the platform adds keys over time."""
+    found = []
     for path, key, owner in models.unknown_keys(doc.data, model_class):
         guess = did_you_mean(key, models.known_keys(owner))
-        issues.append(
-            Issue(
-                Severity.WARNING,
+        found.append(
+            _issue_at(
+                doc,
+                path,
                 f"unknown key '{key}' (ignored)",
-                doc.file,
-                doc.line_of(path),
-                format_path(path),
                 f"did you mean '{guess}'?"
                 if guess
                 else f"known keys here: {', '.join(models.known_keys(owner))}",
+                Severity.WARNING,
             )
         )
-    try:
-        manifest = model_class.model_validate(doc.data)
-    except ValidationError as exc:
-        issues.extend(_validation_issues(exc, doc))
-        return None
-    return manifest
+    return found
+
+
+def _issue_at(
+    doc: Document,
+    path: FieldPath,
+    message: str,
+    hint: str | None,
+    severity: Severity = Severity.ERROR,
+) -> Issue:
+    return Issue(severity, message, doc.file, doc.line_of(path), format_path(path) or None, hint)
 
 
 def _validation_issues(exc: ValidationError, doc: Document) -> list[Issue]:
     """Pydantic errors -> issues on real field paths (union branches merged into one)."""
     by_path: dict[FieldPath, Issue] = {}
     for error in exc.errors():
-        path, missing = _real_path(doc.data, error["loc"])
+        path, missing = real_path(doc.data, error["loc"])
         if error["type"] == "missing" and missing is not None:
             path = (*path, missing)
             message = f"required field '{missing}' is missing"
@@ -242,26 +298,6 @@ def _validation_issues(exc: ValidationError, doc: Document) -> list[Issue]:
             Severity.ERROR, message, doc.file, doc.line_of(path), format_path(path), hint
         )
     return list(by_path.values())
-
-
-def _real_path(data: Any, loc: Sequence[str | int]) -> tuple[FieldPath, str | None]:
-    """Follow pydantic's `loc` through the data; drop union-branch labels it adds.
-
-    Returns the deepest real path and, when a mapping lacks the next key, that key.
-    """
-    path: list[str | int] = []
-    current = data
-    for part in loc:
-        in_dict = isinstance(current, dict) and part in current
-        in_list = isinstance(current, list) and isinstance(part, int) and part < len(current)
-        if in_dict or in_list:
-            current = current[part]
-        elif isinstance(current, dict) and isinstance(part, str):
-            return tuple(path), part
-        else:
-            continue
-        path.append(part)
-    return tuple(path), None
 
 
 def _got(error: Any) -> str:

@@ -23,23 +23,36 @@ that ConfigMap, read in its source (tag 2.17.0):
 
 So with `launcher`, a box is read with the launcher's credentials when it lies in the
 pipeline root's bucket; a box elsewhere needs an identity of the pod itself (e.g. a cloud
-workload identity). `launcher_issues` warns about those boxes at plan time.
+workload identity). Validation warns about those boxes (`checks/credentials.py`).
 """
 
 from __future__ import annotations
 
 import urllib.parse
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
-from ..errors import Issue, ManifestError, Severity
+from ..checks.boxes import Place
+from ..checks.credentials import DEFAULT_PIPELINE_ROOT, outside_root_issues, pipeline_root
+from ..errors import Issue
 from ..manifests.project_config import Settings
 from .model import Box, Kind, PipelinePlan
 
-DEFAULT_PIPELINE_ROOT = "minio://mlpipeline/v2/artifacts"
+__all__ = [
+    "DEFAULT_PIPELINE_ROOT",
+    "Place",
+    "box_override",
+    "covered",
+    "launcher_issues",
+    "merge_providers",
+    "pipeline_root",
+    "read_boxes",
+    "secret_boxes",
+    "wanted_providers",
+]
+
 # env.go getDefaultMinioSessionInfo and objectstore/config.go DefaultEndpointInMultiUserMode
 # (2.17.0): the session minio:// paths get when kfp-launcher has no `minio` entry.
 INSTALL_MINIO_DEFAULT: dict[str, Any] = {
@@ -59,27 +72,6 @@ INSTALL_MINIO_DEFAULT: dict[str, Any] = {
 ENV_S3_DEFAULT: dict[str, Any] = {"credentials": {"fromEnv": True}}
 
 
-@dataclass(frozen=True)
-class Place:
-    """Where a URI lives for the launcher: scheme, bucket and key prefix ending in '/'."""
-
-    scheme: str
-    bucket: str
-    prefix: str
-
-    @classmethod
-    def of(cls, uri: str) -> Place | None:
-        parts = urllib.parse.urlsplit(uri)
-        if parts.scheme not in ("s3", "minio", "gs") or not parts.netloc:
-            return None
-        key = parts.path.strip("/")
-        return cls(parts.scheme, parts.netloc, f"{key}/" if key else "")
-
-    @property
-    def uri(self) -> str:
-        return f"{self.scheme}://{self.bucket}/{self.prefix}"
-
-
 def read_boxes(plan: PipelinePlan) -> list[Box]:
     """Boxes the plan's stages read: mounted data, file inputs' defaults, the default box."""
     uris = [
@@ -96,38 +88,14 @@ def read_boxes(plan: PipelinePlan) -> list[Box]:
     return boxes
 
 
-def pipeline_root(settings: Settings) -> str:
-    return settings.config.kubeflow.pipeline_root or DEFAULT_PIPELINE_ROOT
+def launcher_issues(plans: Sequence[PipelinePlan], settings: Settings) -> list[Issue]:
+    """With `credentials: launcher`: a warning per box outside the pipeline root's bucket.
 
-
-def launcher_issues(
-    plans: Sequence[PipelinePlan], settings: Settings, *, strict: bool = False
-) -> list[Issue]:
-    """With `credentials: launcher`: a warning per box outside the pipeline root's bucket."""
-    if settings.config.kubeflow.credentials != "launcher":
-        return []
-    root = Place.of(pipeline_root(settings))
-    issues = []
-    for box in {b for plan in plans for b in read_boxes(plan)}:
-        place = Place.of(box.uri)
-        if place is None or root is None or (place.scheme, place.bucket) == (
-            root.scheme, root.bucket
-        ):
-            continue
-        issues.append(settings.issue(
-            ("kubeflow", "credentials"),
-            f"box '{box.name}' ({box.uri}) is outside the pipeline root's bucket "
-            f"({root.scheme}://{root.bucket}): KFP 2.17's launcher reads it with the stage "
-            "pod's own environment, not with the kfp-launcher providers",
-            "keep the box in the pipeline root's bucket (or set kubeflow.pipelineRoot in its "
-            "bucket), give the pods a workload identity, or use credentials: env",
-        ))
-    issues.sort(key=lambda i: i.message)
-    severity = Severity.ERROR if strict else Severity.WARNING
-    issues = [Issue(severity, i.message, i.file, i.line, i.field, i.hint) for i in issues]
-    if strict and issues:
-        raise ManifestError(issues)
-    return issues
+    The rule is `checks.credentials`'s, which validation runs on the manifests; this applies
+    it to plans already made (`doctor`).
+    """
+    read = dict.fromkeys((b.name, b.uri) for plan in plans for b in read_boxes(plan))
+    return outside_root_issues(read, settings)
 
 
 def secret_boxes(plans: Iterable[PipelinePlan]) -> list[Box]:
