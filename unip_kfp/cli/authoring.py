@@ -10,8 +10,9 @@ import click
 from ..authoring.scaffold import create_module
 from ..errors import UsageError
 from ..manifests import json_schemas as schemas
+from ..project import Project
 from ..views import graph as graphs
-from .common import handle_errors, load_for_command, plan_options
+from .common import handle_errors, project_options
 
 
 @click.command()
@@ -55,21 +56,11 @@ def schema(kind: str | None, folder: str | None) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE.")
 @click.option("--pipeline", help="Which pipeline, when PATH holds several.")
 @click.option("--parallel", is_flag=True, help="Only data edges (as compile --parallel).")
-@plan_options
+@project_options()
 @handle_errors
-def graph(
-    path: str,
-    fmt: str,
-    output: str | None,
-    pipeline: str | None,
-    parallel: bool,
-    boxes: tuple[str, ...],
-    user: str | None,
-    strict: bool,
-    config: str | None,
-) -> None:
+def graph(project: Project, fmt: str, output: str | None, pipeline: str | None,
+          parallel: bool) -> None:
     """Draw the planned DAG: stages, inputs and outputs with their types, mounts, edges."""
-    project = load_for_command([path], boxes, user, strict, config)
     content = graphs.render(graphs.build(project.pipeline(pipeline), parallel=parallel), fmt)
     if output is None:
         click.echo(content.decode("utf-8"), nl=False)

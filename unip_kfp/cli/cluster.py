@@ -14,7 +14,8 @@ import yaml
 
 from ..errors import UsageError
 from ..plan.launcher_credentials import pipeline_root
-from .common import handle_errors, load_for_command, plan_options
+from ..project import Project
+from .common import handle_errors, project_options
 
 if TYPE_CHECKING:
     from ..kubeflow.cluster_config import Current
@@ -33,12 +34,11 @@ if TYPE_CHECKING:
 @click.option("--cache", is_flag=True, help="Compile the manifests' package with caching on.")
 @click.option("--parallel", is_flag=True, help="Compile with data dependencies only.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here, not stdout.")
-@plan_options
+@project_options()
 @handle_errors
-def cluster_config(path: str, namespace: str | None, current_file: str | None,
+def cluster_config(project: Project, namespace: str | None, current_file: str | None,
                    s3_endpoint: str | None, kubernetes_manifests: bool, pipeline: str | None,
-                   cache: bool, parallel: bool, output: str | None, boxes: tuple[str, ...],
-                   user: str | None, strict: bool, config: str | None) -> None:
+                   cache: bool, parallel: bool, output: str | None) -> None:
     """Write the Kubernetes objects PATH needs in its namespace (for GitOps or kubectl apply).
 
     kfp-launcher comes merged with the current object, never as a replacement; Secrets come
@@ -47,7 +47,6 @@ def cluster_config(path: str, namespace: str | None, current_file: str | None,
     from ..kubeflow.cluster_config import kubernetes_manifests as k8s_manifests
     from ..kubeflow.cluster_config import render
 
-    project = load_for_command([path], boxes, user, strict, config)
     settings = project.settings.config
     namespace = namespace or settings.kubeflow.namespace
     plans = project.plan.select(pipeline)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .common import handle_errors, load_for_command, plan_options
+from ..project import Project
+from .common import handle_errors, project_options
 
 
 @click.command()
@@ -18,22 +19,17 @@ from .common import handle_errors, load_for_command, plan_options
     help="Keep only data dependencies (stages otherwise run in manifest order).",
 )
 @click.option("--force", is_flag=True, help="Overwrite an output file that is not a package.")
-@plan_options
+@project_options()
 @handle_errors
 def compile(
-    path: str,
+    project: Project,
     pipeline: str | None,
     output: str | None,
     cache: bool,
     parallel: bool,
     force: bool,
-    boxes: tuple[str, ...],
-    user: str | None,
-    strict: bool,
-    config: str | None,
 ) -> None:
     """Compile ExperimentPipeline manifests into Kubeflow pipeline packages."""
-    project = load_for_command([path], boxes, user, strict, config)
     for package in project.compile(
         output or ".", pipeline=pipeline, cache=cache, parallel=parallel, force=force
     ):
@@ -45,20 +41,10 @@ def compile(
 @click.option("--pipeline", help="Only this pipeline's stages.")
 @click.option("-o", "--output", required=True, help="Folder for the component YAMLs.")
 @click.option("--force", is_flag=True, help="Overwrite files that are not KFP YAML.")
-@plan_options
+@project_options()
 @handle_errors
-def components(
-    path: str,
-    pipeline: str | None,
-    output: str,
-    force: bool,
-    boxes: tuple[str, ...],
-    user: str | None,
-    strict: bool,
-    config: str | None,
-) -> None:
+def components(project: Project, pipeline: str | None, output: str, force: bool) -> None:
     """Write one reusable KFP component YAML per stage."""
-    project = load_for_command([path], boxes, user, strict, config)
     for written in project.components(output, pipeline=pipeline, force=force):
         click.echo(written)
 

@@ -13,8 +13,9 @@ import sys
 import click
 
 from ..errors import EXIT_UNREACHABLE, UsageError
+from ..project import Project
 from .auth_options import kubeflow_auth_options, token_choice
-from .common import handle_errors, load_for_command, plan_options
+from .common import handle_errors, project_options
 
 
 def _host(host: str | None) -> str:
@@ -98,11 +99,11 @@ def logout(host: str | None, ca_cert: str | None) -> None:
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
               help="Seconds each network check may take.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-@plan_options
+@project_options(optional=True, keep_config=True)
 @handle_errors
-def doctor(path: str | None, host: str | None, namespace: str | None, token: str | None,
-           token_file: str | None, ca_cert: str | None, s3_endpoint: str | None, cache: bool,
-           timeout: float, fmt: str, boxes: tuple[str, ...], user: str | None, strict: bool,
+def doctor(project: Project | None, host: str | None, namespace: str | None,
+           token: str | None, token_file: str | None, ca_cert: str | None,
+           s3_endpoint: str | None, cache: bool, timeout: float, fmt: str,
            config: str | None) -> None:
     """Check everything a run needs, before a run: one row per check, with the fix.
 
@@ -113,7 +114,6 @@ def doctor(path: str | None, host: str | None, namespace: str | None, token: str
     from ..kubeflow.doctor import FAIL, Doctor, render_json, render_text
     from ..manifests.project_config import find_config, load_settings
 
-    project = load_for_command([path], boxes, user, strict, config) if path else None
     settings = project.settings if project else load_settings(config or find_config(["."]))
     token, token_file = token_choice(token, token_file)
     result = Doctor(settings, host=host, namespace=namespace, token=token,

@@ -6,6 +6,7 @@ module parses options and renders. kfp is imported only when a command runs.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -16,8 +17,9 @@ from typing import Any, TypeVar
 import click
 
 from ..errors import EXIT_RUN_FAILED, UsageError
+from ..project import Project
 from .auth_options import kubeflow_auth_options, token_choice
-from .common import handle_errors, load_for_command, plan_options
+from .common import handle_errors, project_options
 
 F = TypeVar("F", bound=Callable[..., Any])
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
@@ -112,14 +114,6 @@ def _print_logs(found: Any, prefixed: Callable[[str, str], list[str]]) -> None:
             click.echo(line)
 
 
-def _pipeline_of(path: str | None, pipeline: str | None, plan_args: dict[str, Any]) -> Any:
-    """The project of PATH (None without one)."""
-    if path is None:
-        return None
-    return load_for_command([path], plan_args.pop("boxes", ()), plan_args.pop("user", None),
-                            plan_args.pop("strict", False), plan_args.pop("config", None))
-
-
 @click.command("runs")
 @click.argument("path", required=False)
 @click.option("--pipeline", help="Pipeline name on Kubeflow (or of PATH's pipelines).")
@@ -129,17 +123,15 @@ def _pipeline_of(path: str | None, pipeline: str | None, plan_args: dict[str, An
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @access_options
-@plan_options
+@project_options(optional=True, keep_config=True)
 @handle_errors
-def runs_command(path: str | None, pipeline: str | None, state: str | None, limit: int,
-                 fmt: str, **options: Any) -> None:
+def runs_command(project: Project | None, pipeline: str | None, state: str | None, limit: int,
+                 fmt: str, config: str | None, **options: Any) -> None:
     """List runs, newest first: state, start, duration, failed stage and UI link."""
     from ..kubeflow import runs
     from ..kubeflow.history import runs_json, summary_table
 
     where = access(options)
-    config = options.get("config")
-    project = _pipeline_of(path, pipeline, options)
     name = project.pipeline(pipeline).name if project is not None else pipeline
     found = runs(pipeline=name, state=state, limit=limit,
                  config=project.settings if project is not None else config, **where)
@@ -188,6 +180,18 @@ def cancel(run_id: str, config: str | None, **options: Any) -> None:
         click.echo(f"run {run_id} had already ended: {state}")
 
 
+def _something_to_prune(func: F) -> F:
+    """`prune` without anything to prune is a usage error, whatever PATH holds."""
+
+    @functools.wraps(func)
+    def wrapper(**kwargs: Any) -> Any:
+        if kwargs["local_age"] is None and not kwargs["inputs"] and kwargs["keep_versions"] is None:
+            raise UsageError("prune what? --local-older-than AGE, --inputs, --keep-versions N")
+        return func(**kwargs)
+
+    return handle_errors(wrapper)  # type: ignore[return-value]
+
+
 @click.command()
 @click.argument("path", required=False)
 @click.option("--local-older-than", "local_age", metavar="AGE",
@@ -202,19 +206,17 @@ def cancel(run_id: str, config: str | None, **options: Any) -> None:
 @click.option("--yes", is_flag=True, help="Remove what is listed (else only list it).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @access_options
-@plan_options
+@_something_to_prune  # before PATH is loaded: a usage error comes first
+@project_options(optional=True, keep_config=True)
 @handle_errors
-def prune(path: str | None, local_age: str | None, inputs: bool, keep_versions: int | None,
-          pipeline: str | None, workdir: str | None, s3_endpoint: str | None, yes: bool,
-          fmt: str, **options: Any) -> None:
+def prune(project: Project | None, local_age: str | None, inputs: bool,
+          keep_versions: int | None, pipeline: str | None, workdir: str | None,
+          s3_endpoint: str | None, yes: bool, fmt: str, config: str | None,
+          **options: Any) -> None:
     """List what can go (local run folders, uploaded inputs, old versions); --yes removes it."""
     from ..kubeflow.prune import plan_removals, remove_all
 
-    if local_age is None and not inputs and keep_versions is None:
-        raise UsageError("prune what? --local-older-than AGE, --inputs, --keep-versions N")
     where = access(options)
-    config = options.get("config")
-    project = _pipeline_of(path, pipeline, options)
     removals = plan_removals(project, pipeline=pipeline, local_age=local_age, inputs=inputs,
                              keep_versions=keep_versions, workdir=workdir,
                              s3_endpoint=s3_endpoint, config=config, access=where, say=_say)

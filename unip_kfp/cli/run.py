@@ -1,23 +1,20 @@
 """`unip-kfp run`: on this machine by default, on Kubeflow with `--host`/`KF_PIPELINES_ENDPOINT`.
 
-Both modes share the `-i`/`-o` rule (`runargs.py`) and the exit-code contract; the work is
-done by `local.run_local` and `kubeflow.submit`, this module only parses and dispatches.
+Where it runs is decided by the API (`unip_kfp.run`, its rule is `on_kubeflow`), not here:
+this module parses the options, calls `run` once and prints the Kubeflow run's id on stdout.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
 
-from ..compile.package import is_package
-from ..errors import UsageError
-from ..launch.arguments import check_local_destinations, command_line
-from ..manifests.project_config import find_config, load_settings
-from ..project import Project
+from ..launch.arguments import command_line
+from ..project import Project, on_kubeflow
+from ..project import run as run_pipeline
 from .auth_options import kubeflow_auth_options, token_choice
-from .common import handle_errors, load_for_command, parse_pairs, plan_options
+from .common import handle_errors, parse_pairs, project_options
 
 
 @click.command()
@@ -56,58 +53,32 @@ from .common import handle_errors, load_for_command, parse_pairs, plan_options
               help="Upload the package first (a new version only if it changed) and run that "
               "version; without it, a version already holding the package is used if any.")
 @click.option("--s3-endpoint", help="S3/MinIO endpoint for box inputs and outputs.")
-@plan_options
+@project_options(packages=True, keep_config=True)
 @handle_errors
 @command_line()  # messages name inputs and outputs as `-i x` / `-o y`
-def run(path: str, pipeline: str | None, inputs: tuple[str, ...], outputs: tuple[str, ...],
-        force_local: bool, workdir: str | None, jobs: int | None, force: bool, real_paths: bool,
-        inherit_env: bool, keep: bool, parallel: bool, cache: bool, host: str | None,
-        namespace: str | None, experiment: str | None, run_name: str | None, token: str | None,
-        wait: bool,
-        timeout: float | None, from_version: str | None, s3_endpoint: str | None,
-        boxes: tuple[str, ...], user: str | None, strict: bool, config: str | None,
+def run(target: Project | str, pipeline: str | None, inputs: tuple[str, ...],
+        outputs: tuple[str, ...], force_local: bool, workdir: str | None, jobs: int | None,
+        force: bool, real_paths: bool, inherit_env: bool, keep: bool, parallel: bool,
+        cache: bool, host: str | None, namespace: str | None, experiment: str | None,
+        run_name: str | None, token: str | None, wait: bool, timeout: float | None,
+        from_version: str | None, s3_endpoint: str | None, config: str | None,
         token_file: str | None = None, ca_cert: str | None = None, reuse: bool = False,
         upload_first: bool = False) -> None:
     """Run a pipeline: here (default) or on Kubeflow (--host)."""
     input_map = parse_pairs("-i", inputs)
     output_map = parse_pairs("-o", outputs)
-    target = path if is_package(path) else load_for_command([path], boxes, user, strict, config)
-    settings = target.settings if isinstance(target, Project) else load_settings(
-        config or find_config([path]))
-    remote = not force_local and bool(host or os.environ.get("KF_PIPELINES_ENDPOINT")
-                                      or settings.config.kubeflow.host or from_version)
-    if not remote:
-        if from_version or upload_first:
-            raise UsageError("--from-version and --upload run on Kubeflow: give --host")
-        from ..local import run_local
-
-        run_local(target, pipeline=pipeline, inputs=input_map, outputs=output_map,
-                  workdir=workdir, jobs=jobs, force=force, real_paths=real_paths,
-                  inherit_env=inherit_env, keep=keep, reuse=reuse,
-                  parallel=parallel, s3_endpoint=s3_endpoint,
-                  echo=lambda line: click.echo(line, err=True))
-        return
-    if reuse:
-        raise UsageError("--reuse reuses this machine's stage results: run with --local, or "
-                         "use --cache on Kubeflow")
-    from ..kubeflow import submit
-
-    # Fail before submitting, not after a long run: local -o folders must be usable.
-    check_local_destinations(output_map.values(), force=force)
-    token, token_file = token_choice(token, token_file)
-    handle = submit(target, pipeline=pipeline, host=host, namespace=namespace, token=token,
-                    token_file=token_file, ca_cert=ca_cert,
-                    experiment=experiment, run_name=run_name, inputs=input_map,
-                    from_version=from_version, s3_endpoint=s3_endpoint, cache=cache,
-                    parallel=parallel, echo=lambda line: click.echo(line, err=True),
-                    upload=upload_first)
-    click.echo(handle.run_id)
-    if not wait:
-        return
-    handle.wait(timeout=timeout, echo=lambda line: click.echo(line, err=True))
-    if output_map:
-        for name, dest in handle.outputs(output_map, force=force).items():
-            click.echo(f"{name}: {dest}", err=True)
+    if on_kubeflow(target, local=force_local, host=host, config=config,
+                   from_version=from_version):  # only a Kubeflow run reads a token
+        token, token_file = token_choice(token, token_file)
+    run_pipeline(target, pipeline=pipeline, inputs=input_map, outputs=output_map,
+                 local=force_local, host=host, config=config, workdir=workdir, jobs=jobs,
+                 real_paths=real_paths, inherit_env=inherit_env, keep=keep, reuse=reuse,
+                 namespace=namespace, token=token, token_file=token_file, ca_cert=ca_cert,
+                 experiment=experiment, run_name=run_name, from_version=from_version,
+                 upload=upload_first, cache=cache, wait=wait, timeout=timeout,
+                 on_submitted=lambda handle: click.echo(handle.run_id), force=force,
+                 parallel=parallel, s3_endpoint=s3_endpoint,
+                 echo=lambda line: click.echo(line, err=True))
     sys.stdout.flush()
 
 

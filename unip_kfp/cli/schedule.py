@@ -11,10 +11,10 @@ from typing import Any
 
 import click
 
-from ..compile.package import is_package
 from ..launch.arguments import command_line
-from .common import handle_errors, load_for_command, parse_pairs, plan_options
-from .operate import _pipeline_of, _say, access, access_options
+from ..project import Project
+from .common import handle_errors, parse_pairs, project_options
+from .operate import _say, access, access_options
 
 
 class _ScheduleGroup(click.Group):
@@ -52,10 +52,10 @@ def schedule() -> None:
 @click.option("--s3-endpoint", help="S3/MinIO endpoint for local input files.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @access_options
-@plan_options
+@project_options(packages=True)
 @handle_errors
 @command_line()
-def apply(path: str, cron: str | None, every: str | None, name: str | None,
+def apply(target: Project | str, cron: str | None, every: str | None, name: str | None,
           inputs: tuple[str, ...], max_concurrency: int, start: str | None, end: str | None,
           experiment: str | None, pipeline: str | None, s3_endpoint: str | None, fmt: str,
           **options: Any) -> None:
@@ -63,8 +63,6 @@ def apply(path: str, cron: str | None, every: str | None, name: str | None,
     from ..kubeflow import schedule as apply_schedule
 
     where = access(options)
-    target = path if is_package(path) else load_for_command(
-        [path], options["boxes"], options["user"], options["strict"], options["config"])
     applied = apply_schedule(target, name=name, cron=cron, every=every, start=start, end=end,
                              inputs=parse_pairs("-i", inputs), max_concurrency=max_concurrency,
                              experiment=experiment, pipeline=pipeline, s3_endpoint=s3_endpoint,
@@ -80,16 +78,15 @@ def apply(path: str, cron: str | None, every: str | None, name: str | None,
 @click.option("--pipeline", help="Only this pipeline (its name on Kubeflow).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @access_options
-@plan_options
+@project_options(optional=True, keep_config=True)
 @handle_errors
-def list_command(path: str | None, pipeline: str | None, fmt: str, **options: Any) -> None:
+def list_command(project: Project | None, pipeline: str | None, fmt: str, config: str | None,
+                 **options: Any) -> None:
     """List schedules: name, pipeline, status, trigger, concurrency, id."""
     from ..kubeflow import schedules
     from ..kubeflow.schedules import schedule_table
 
     where = access(options)
-    config = options.get("config")
-    project = _pipeline_of(path, pipeline, options)
     name = project.pipeline(pipeline).name if project is not None else pipeline
     found = schedules(pipeline=name, config=project.settings if project else config, **where)
     if fmt == "json":
@@ -108,15 +105,13 @@ def _one_command(verb: str, doc: str) -> click.Command:
     @click.option("--id", "recurring_run_id", help="The recurring run's id, when several "
                   "schedules have this name.")
     @access_options
-    @plan_options
+    @project_options(optional=True, keep_config=True)
     @handle_errors
-    def command(name: str, path: str | None, pipeline: str | None,
-                recurring_run_id: str | None, **options: Any) -> None:
+    def command(name: str, project: Project | None, pipeline: str | None,
+                recurring_run_id: str | None, config: str | None, **options: Any) -> None:
         from ..kubeflow import delete_schedule, pause_schedule, resume_schedule
 
         where = access(options)
-        config = options.get("config")
-        project = _pipeline_of(path, pipeline, options)
         work = {"pause": pause_schedule, "resume": resume_schedule,
                 "delete": delete_schedule}[verb]
         found = work(name, project, pipeline=pipeline, recurring_run_id=recurring_run_id,

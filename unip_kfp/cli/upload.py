@@ -9,8 +9,9 @@ import json
 
 import click
 
+from ..project import Project
 from .auth_options import kubeflow_auth_options, token_choice
-from .common import handle_errors, load_for_command, plan_options
+from .common import handle_errors, project_options
 
 
 @click.command()
@@ -24,12 +25,11 @@ from .common import handle_errors, load_for_command, plan_options
 @kubeflow_auth_options
 @click.option("--parallel", is_flag=True, help="Compile with data dependencies only.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-@plan_options
+@project_options(packages=True)
 @handle_errors
-def upload(path: str, pipeline: str | None, pipeline_name: str | None,
+def upload(target: Project | str, pipeline: str | None, pipeline_name: str | None,
            description: str | None, host: str | None, namespace: str | None,
-           token: str | None, parallel: bool, fmt: str, boxes: tuple[str, ...],
-           user: str | None, strict: bool, config: str | None, token_file: str | None = None,
+           token: str | None, parallel: bool, fmt: str, token_file: str | None = None,
            ca_cert: str | None = None) -> None:
     """Upload PATH (manifests or a package): a new pipeline, a new version, or nothing.
 
@@ -37,10 +37,8 @@ def upload(path: str, pipeline: str | None, pipeline_name: str | None,
     package creates nothing. Prints the pipeline and version ids; run the version with
     `unip-kfp run PATH --from-version VERSION_ID`.
     """
-    from ..compile.package import is_package
     from ..kubeflow import upload as upload_package
 
-    target = path if is_package(path) else load_for_command([path], boxes, user, strict, config)
     token, token_file = token_choice(token, token_file)
     result = upload_package(
         target, host=host, pipeline_name=pipeline_name, namespace=namespace, token=token,

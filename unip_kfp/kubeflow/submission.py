@@ -18,11 +18,12 @@ import secrets
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
-from ..launch.arguments import InputValue, box_uri, parse_inputs
-from ..launch.prepared import Prepared, prepare
+from ..launch.arguments import InputArgument, InputValue, box_uri, parse_inputs
+from ..launch.prepared import Prepared, Target, prepare
 from ..plan.model import PipelinePlan
 from ..s3 import Location, resolve_endpoint
 from . import links
@@ -32,36 +33,25 @@ from .handle import RunHandle
 from .storage import Storage
 from .versions import select_version, unwrap_platform, unwrap_spec
 
+if TYPE_CHECKING:
+    import kfp
+
 DEFAULT_PIPELINE_ROOT = "minio://mlpipeline/v2/artifacts"
 
 
-# Longer than 50 lines only by its signature and docstring: the 14 keyword options are the
-# public Python API (docs/kubeflow.md); the body is about 30 lines of steps in order.
 def submit(
-    target: Any,
-    *,
-    pipeline: str | None = None,
-    client: Any = None,
-    host: str | None = None,
-    namespace: str | None = None,
-    token: str | None = None,
-    token_file: str | None = None,
-    ca_cert: str | None = None,
-    experiment: str | None = None,
-    run_name: str | None = None,
-    inputs: Mapping[str, Any] | None = None,
-    from_version: str | None = None,
-    s3_endpoint: str | None = None,
-    cache: bool = False,
-    parallel: bool = False,
-    echo: Callable[[str], None] | None = None,
-    upload: bool = False,
+    target: Target, *, pipeline: str | None = None, client: kfp.Client | None = None,
+    host: str | None = None, namespace: str | None = None, token: str | None = None,
+    token_file: str | None = None, ca_cert: str | None = None, experiment: str | None = None,
+    run_name: str | None = None, inputs: Mapping[str, InputArgument] | None = None,
+    from_version: str | None = None, s3_endpoint: str | None = None, cache: bool = False,
+    parallel: bool = False, echo: Callable[[str], None] | None = None, upload: bool = False,
 ) -> RunHandle:
     """Start a run of `target` (a `Project` or a package file) on Kubeflow; don't wait.
 
-    `inputs` follow the `-i` rule (`runargs.py`): `./local` paths are uploaded to the default
-    box (`<box>/users/<user>/file_groups/<run folder>/<input>/...`), `scheme://` URIs pass
-    through, other strings are file-API paths in the default box, and value inputs take
+    `inputs` follow the `-i` rule (`launch/arguments.py`): `./local` paths are uploaded to the
+    default box (`<box>/users/<user>/file_groups/<run folder>/<input>/...`), `scheme://` URIs
+    pass through, other strings are file-API paths in the default box, and value inputs take
     numbers, dicts or their text. `from_version` is `[PIPELINE:]VERSION` (ids or names; the
     pipeline defaults to the manifest's pipeline name) of an uploaded version to run instead.
     Otherwise the run references the uploaded version that holds this very package, if one
@@ -84,23 +74,43 @@ def submit(
     if cache:  # content keys, read from S3 now, in the package this run embeds
         prepared = keyed(prepared, params, ObjectVersions(storage, say), say)
         spec = prepared.spec
-    pipeline_root = settings.kubeflow.pipeline_root or DEFAULT_PIPELINE_ROOT
-    experiment_name = _experiment_name(experiment or settings.kubeflow.experiment, plan, say)
-    experiment_id = _experiment_id(connection, experiment_name, plan)
-    name = run_name or f"{plan.name} {time.strftime('%Y-%m-%d %H:%M:%S')}"
-    run = _create_run(connection, prepared, version, experiment_id, name, params,
-                      pipeline_root, False)  # --cache: the keyed package says per task
-    handle = RunHandle(
-        run_id=run.run_id, url=connection.run_url(run.run_id), experiment_id=experiment_id,
-        plan=plan, spec=spec, pipeline_root=pipeline_root, connection=connection,
-        storage=storage, echo=say, cache=cache, platform_spec=platform,
-        kubeflow=settings.kubeflow,
-    )
-    say(f"experiment '{experiment_name}': {connection.experiment_url(experiment_id)}")
-    say(f"run '{name}' ({run.run_id}): {handle.url}")
-    if (hint := links.hint(connection)) is not None:
-        say(hint)
-    return handle
+    run = _Submission(connection, prepared, storage, cache, say)
+    return run.start(version, spec, platform, params, experiment=experiment, run_name=run_name)
+
+
+@dataclass(frozen=True)
+class _Submission:
+    """The last step of `submit`: the experiment, the run, and the handle that follows it."""
+
+    connection: Connection
+    prepared: Prepared
+    storage: _LazyStorage
+    cache: bool
+    say: Callable[[str], None]
+
+    def start(self, version: Any, spec: dict[str, Any], platform: dict[str, Any] | None,
+              params: dict[str, Any], *, experiment: str | None, run_name: str | None
+              ) -> RunHandle:
+        """Find or create the experiment, create the run, say where both are."""
+        connection, plan, say = self.connection, self.prepared.plan, self.say
+        kubeflow = self.prepared.settings.config.kubeflow
+        pipeline_root = kubeflow.pipeline_root or DEFAULT_PIPELINE_ROOT
+        experiment_name = _experiment_name(experiment or kubeflow.experiment, plan, say)
+        experiment_id = _experiment_id(connection, experiment_name, plan)
+        name = run_name or f"{plan.name} {time.strftime('%Y-%m-%d %H:%M:%S')}"
+        run = _create_run(connection, self.prepared, version, experiment_id, name, params,
+                          pipeline_root, False)  # --cache: the keyed package says per task
+        handle = RunHandle(
+            run_id=run.run_id, url=connection.run_url(run.run_id), experiment_id=experiment_id,
+            plan=plan, spec=spec, pipeline_root=pipeline_root, connection=connection,
+            storage=self.storage, echo=say, cache=self.cache, platform_spec=platform,
+            kubeflow=kubeflow,
+        )
+        say(f"experiment '{experiment_name}': {connection.experiment_url(experiment_id)}")
+        say(f"run '{name}' ({run.run_id}): {handle.url}")
+        if (hint := links.hint(connection)) is not None:
+            say(hint)
+        return handle
 
 
 def _parameters(plan: PipelinePlan, given: Mapping[str, InputValue], storage: _LazyStorage,

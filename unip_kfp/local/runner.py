@@ -20,6 +20,7 @@ from typing import Any
 
 from .. import s3
 from ..errors import RunFailedError, UnipKfpError, UsageError
+from ..launch.arguments import InputArgument, OutputDestination
 from ..launch.prepared import Prepared, Target, prepare
 from ..plan.model import PipelinePlan
 from .arguments import RunArguments, run_arguments
@@ -43,21 +44,12 @@ STATE_DIR = ".unip-kfp"  # per module folder: local boxes and runs
 
 
 def run_local(
-    target: Target,
-    *,
-    pipeline: str | None = None,
-    inputs: Mapping[str, Any] | None = None,
-    outputs: Mapping[str, Any] | None = None,
-    workdir: str | None = None,
-    jobs: int | None = None,
-    force: bool = False,
-    real_paths: bool = False,
-    inherit_env: bool = False,
-    keep: bool = False,
-    parallel: bool = False,
-    echo: Echo | None = None,
-    s3_endpoint: str | None = None,
-    reuse: bool = False,
+    target: Target, *, pipeline: str | None = None,
+    inputs: Mapping[str, InputArgument] | None = None,
+    outputs: Mapping[str, OutputDestination] | None = None, workdir: str | None = None,
+    jobs: int | None = None, force: bool = False, real_paths: bool = False,
+    inherit_env: bool = False, keep: bool = False, parallel: bool = False,
+    echo: Echo | None = None, s3_endpoint: str | None = None, reuse: bool = False,
 ) -> LocalRunResult:
     """Run one pipeline here and return what happened.
 
@@ -73,31 +65,35 @@ def run_local(
     on SIGTERM (KeyboardInterrupt on Ctrl-C) after stopping the stages' process groups.
     """
     say = _serialized(echo or _to_stderr)
-    prepared = prepare(target, pipeline=pipeline, parallel=parallel)
-    if parallel and not prepared.from_manifests:
-        say("unip-kfp: note: --parallel applies when compiling; this package runs as compiled")
+    prepared = _prepare(target, pipeline, parallel, say)
     folder = _workdir(workdir or prepared.module_folder, jobs)
     package = Package(prepared.spec, prepared.source, prepared.platform)
     checked = _check(prepared, package, folder, inputs or {}, outputs or {}, force, s3_endpoint,
                      say)
     checks = RealPaths.check(package) if real_paths else None
     isolation = _start(checked.layout, say)
-    stages = Stages(package, checked.layout, isolation, inherit_env=inherit_env,
-                    real_paths=checks, echo=say)
-    supervisor = Supervisor()
     reusing = open_reuse(folder, checked.layout, package.name, prepared.plan, prepared.settings,
                          say) if reuse else None
-    walker = Walker(package, checked.layout, resolver=checked.resolver, supervisor=supervisor,
+    stages = Stages(package, checked.layout, isolation, inherit_env=inherit_env,
+                    real_paths=checks, echo=say)
+    walker = Walker(package, checked.layout, resolver=checked.resolver, supervisor=Supervisor(),
                     stages=stages, jobs=_jobs(jobs, real_paths, say),
                     echo=say, sentinel=prepared.plan.sentinel_uri, reuse=reusing)
     say(f"unip-kfp: run {checked.layout.run_id} of '{package.name}' in {folder}")
     notes = (isolation.summary, _environment_note(inherit_env))
-    run = _Run(checked, package, walker, supervisor, say, notes, prepared.plan)
     try:
-        return run.execute(keep=keep)
+        return _Run(checked, package, walker, say, notes, prepared.plan).execute(keep=keep)
     finally:
         if reusing is not None:
             reusing.store.close()
+
+
+def _prepare(target: Target, pipeline: str | None, parallel: bool, say: Echo) -> Prepared:
+    """The package to run: compiled (`--parallel` applies), or read as it was compiled."""
+    prepared = prepare(target, pipeline=pipeline, parallel=parallel)
+    if parallel and not prepared.from_manifests:
+        say("unip-kfp: note: --parallel applies when compiling; this package runs as compiled")
+    return prepared
 
 
 def _workdir(folder: str | None, jobs: int | None) -> str:
@@ -172,7 +168,6 @@ class _Run:
         checked: _Checked,
         package: Package,
         walker: Walker,
-        supervisor: Supervisor,
         echo: Echo,
         notes: tuple[Callable[[], str], str],
         plan: PipelinePlan,
@@ -183,7 +178,7 @@ class _Run:
         self.package = package
         self.arguments = checked.arguments
         self.walker = walker
-        self.supervisor = supervisor
+        self.supervisor = walker.supervisor
         self.echo = echo
         self.notes = notes
         self.began = time.time()
