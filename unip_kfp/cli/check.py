@@ -8,8 +8,9 @@ import click
 
 from ..checks.project import check_files
 from ..errors import EXIT_INVALID
+from ..project import Project
 from . import render
-from .common import handle_errors, load_for_command, parse_pairs, plan_options
+from .common import handle_errors, parse_pairs, plan_options, project_options
 
 
 @click.command()
@@ -49,19 +50,10 @@ def validate(
 @click.argument("path")
 @click.option("--pipeline", help="Plan only this pipeline.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-@plan_options
+@project_options()
 @handle_errors
-def plan(
-    path: str,
-    pipeline: str | None,
-    fmt: str,
-    boxes: tuple[str, ...],
-    user: str | None,
-    strict: bool,
-    config: str | None,
-) -> None:
+def plan(project: Project, pipeline: str | None, fmt: str) -> None:
     """Show what the pipeline will be on Kubeflow: parameters, stages, outputs, order."""
-    project = load_for_command([path], boxes, user, strict, config)
     chosen = project.plan.select(pipeline)
     if fmt == "json":
         click.echo(render.plan_json(chosen))

@@ -150,31 +150,6 @@ def project_options(
 
 
 def plan_options(func: F) -> F:
-    """Options every command that plans a pipeline shares."""
-    func = click.option(
-        "--config",
-        type=click.Path(dir_okay=False),
-        help="Project file (default: unip-kfp.yaml beside the manifests).",
-    )(func)
-    func = click.option("--strict", is_flag=True, help="Treat warnings as errors.")(func)
-    func = click.option("--user", help="File-API user for relative input paths.")(func)
-    func = click.option(
-        "--box",
-        "boxes",
-        multiple=True,
-        metavar="NAME=URI",
-        help="Base URI of a connected box (repeatable).",
-    )(func)
-    return func
-
-
-def load_for_command(
-    paths: Sequence[str], boxes: Sequence[str], user: str | None, strict: bool, config: str | None
-) -> Project:
-    """Load and plan; print warnings to stderr so stdout stays clean for JSON."""
-    project = load(
-        list(paths), boxes=parse_pairs("--box", boxes), user=user, strict=strict, config=config
-    )
-    for issue in project.warnings:
-        click.echo(issue.format(), err=True)
-    return project
+    """The four options alone, unparsed (`boxes`, `user`, `strict`, `config`): only
+    `validate` still takes them so, until it adopts `load_options`."""
+    return _add_load_options(func)
