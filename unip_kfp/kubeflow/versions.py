@@ -19,13 +19,16 @@ import os
 import re
 import tempfile
 from collections.abc import Callable, Iterator
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import UsageError
-from ..launch.prepared import Prepared, prepare
+from ..launch.prepared import Prepared, Target, prepare
 from . import links
 from .connection import Connection, connect, note_ignored_namespace
 from .server_errors import api_status
+
+if TYPE_CHECKING:
+    import kfp
 
 DESCRIPTION_LIMIT = 3000
 """Characters of a version's description (see `version_description`)."""
@@ -49,12 +52,12 @@ def content_mark(sha256: str) -> str:
 
 
 def upload(
-    target: Any,
+    target: Target,
     *,
     host: str | None = None,
     pipeline_name: str | None = None,
     namespace: str | None = None,
-    client: Any = None,
+    client: kfp.Client | None = None,
     token: str | None = None,
     token_file: str | None = None,
     ca_cert: str | None = None,
