@@ -282,3 +282,11 @@ def test_placeholders_have_the_expected_type(path: tuple, value: object, expecte
 
 def test_plan_and_checks_share_the_default_box_root() -> None:
     assert DEFAULT_BOX_ROOT == PLAN_BOX_ROOT
+
+
+def test_the_box_rules_survive_manifests_that_break_other_rules(tmp_path: Path) -> None:
+    """A var declared twice, its mount on the first only: reported, never a crash."""
+    twice = PIPELINE.replace("    - name: out\n  stages:", "    - name: ref\n    - name: out\n"
+                             "  stages:")
+    issues = check_files([str(module(tmp_path, twice, TWO_SECRETS))])
+    assert [i.message for i in issues] == ["duplicate var 'ref' (first at vars[1])"]

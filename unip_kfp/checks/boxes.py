@@ -97,7 +97,10 @@ def mount_uri(mount: models.MountFrom, boxes: Sequence[BoxPlace]) -> str | None:
 
 
 def var_mount_uris(spec: models.PipelineSpec, boxes: Sequence[BoxPlace]) -> dict[str, str | None]:
-    """Each variable's own mount: its declaration's, else the first stage entry's."""
+    """Each variable's own mount: its declaration's, else the first stage entry's.
+
+    Never fails on manifests that break other rules (a var declared twice, a missing box).
+    """
     declared = {v.name: v for v in spec.vars}
     found: dict[str, str | None] = {}
     for name, use in usages(spec).items():
@@ -105,7 +108,7 @@ def var_mount_uris(spec: models.PipelineSpec, boxes: Sequence[BoxPlace]) -> dict
         mount = decl.mount_from if decl else None
         if mount is None and use.mounted:
             entries = (r for s in spec.stages for r in s.inputs if r.name == name)
-            mount = next(r.mount_from for r in entries if r.mount_from)
+            mount = next((r.mount_from for r in entries if r.mount_from), None)
         found[name] = mount_uri(mount, boxes) if mount is not None else None
     return found
 
