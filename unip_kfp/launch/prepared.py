@@ -1,13 +1,14 @@
 """What a run or an upload is given, prepared once: a `Project`, a package path, or a package.
 
-A `Project` is compiled here (CompileError = exit 4) and keeps its manifests' plan. A package
-file carries no manifests, so its plan is rebuilt from the package's interface
+A `Project` (anything `Compilable`) compiles itself and keeps its manifests' plan; this
+module never imports it, since the API sits above this step of the flow. A package file
+carries no manifests, so its plan is rebuilt from the package's interface
 (`root.inputDefinitions` / `root.outputDefinitions`): that is enough to parse `-i` values
-with the shared rule (`runargs.py`) and to name outputs. It knows no boxes, so box-relative
-inputs need the manifests (or full URIs). A root STRING parameter is a file input when it
-feeds an importer's URI, directly or through sub-DAGs (condition branches): that is how a
-package says "this is a file", whatever the parameter's name or description. Every other
-parameter is a value of its type. kfp is not imported here.
+with the shared rule (`arguments.py`) and to name outputs. It knows no boxes, so
+box-relative inputs need the manifests (or full URIs). A root STRING parameter is a file
+input when it feeds an importer's URI, directly or through sub-DAGs (condition branches):
+that is how a package says "this is a file", whatever the parameter's name or description.
+Every other parameter is a value of its type. kfp is not imported here.
 """
 
 from __future__ import annotations
