@@ -290,3 +290,12 @@ def test_the_box_rules_survive_manifests_that_break_other_rules(tmp_path: Path) 
                              "  stages:")
     issues = check_files([str(module(tmp_path, twice, TWO_SECRETS))])
     assert [i.message for i in issues] == ["duplicate var 'ref' (first at vars[1])"]
+
+
+def test_a_wrong_api_version_still_gets_the_data_flow_checked(tmp_path: Path) -> None:
+    broken = PIPELINE.replace("apiVersion: unified-platform.cs.hse.ru/v1", "apiVersion: v1")
+    broken = broken.replace("        - name: ref\n      outputs:",
+                            "      outputs:\n        - name: ref")
+    issues = check_project(load_project([str(module(tmp_path, broken))]))
+    assert [i.field for i in issues] == ["apiVersion", "spec.stages[0].outputs"]
+    assert "'ref' is mounted from a box and also written by a stage" in issues[1].message

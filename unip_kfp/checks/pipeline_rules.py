@@ -67,8 +67,8 @@ class PipelineChecker:
         self.check_boxes()
         self.check_vars()
         self.check_stages()
-        partial = bool(self.loaded.masked or (self.api_loaded and self.api_loaded.masked))
-        if not partial:  # the flow of a partly refused pipeline is not known yet
+        refused = [m.refused_within(("spec",)) for m in (self.loaded, self.api_loaded) if m]
+        if not any(refused):  # the flow of a partly refused spec is not known yet
             self.check_data_flow()
             if self.api is not None:
                 self.check_api()
