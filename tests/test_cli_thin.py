@@ -58,8 +58,7 @@ def test_commands_get_their_project_from_the_decorator() -> None:
             continue
         calls = calls_of(source)
         assert not {"load", "load_for_command", "load_project"} & calls, source.name
-        if source.name != "check.py":  # `validate` (owned elsewhere) adopts load_options
-            assert "plan_options" not in source.read_text(), source.name
+        assert "plan_options" not in source.read_text(), source.name
 
 
 # --- the decorator ---------------------------------------------------------------------------

@@ -15,14 +15,12 @@ from click.testing import CliRunner, Result
 
 import unip_kfp
 from unip_kfp.checks import check_files, check_project
-from unip_kfp.checks.boxes import DEFAULT_BOX_ROOT
 from unip_kfp.cli import main
 from unip_kfp.errors import EXIT_INVALID, ManifestError, Severity
 from unip_kfp.manifests import models
 from unip_kfp.manifests.loader import load_project
 from unip_kfp.manifests.partial_models import annotation_at, placeholder
 from unip_kfp.manifests.project_config import Settings
-from unip_kfp.plan.model import DEFAULT_BOX_ROOT as PLAN_BOX_ROOT
 
 PIPELINE = """\
 apiVersion: unified-platform.cs.hse.ru/v1
@@ -278,10 +276,6 @@ def test_check_project_keeps_warnings_as_warnings() -> None:
 )
 def test_placeholders_have_the_expected_type(path: tuple, value: object, expected: object) -> None:
     assert placeholder(annotation_at(models.ExperimentPipeline, path), value) == expected
-
-
-def test_plan_and_checks_share_the_default_box_root() -> None:
-    assert DEFAULT_BOX_ROOT == PLAN_BOX_ROOT
 
 
 def test_the_box_rules_survive_manifests_that_break_other_rules(tmp_path: Path) -> None:

@@ -16,12 +16,16 @@ from ..manifests import models
 from ..manifests.project_config import BoxConfig, Settings
 from .roles import Role, is_value, roles, usages
 
-DEFAULT_BOX_ROOT = "minio://mlpipeline/unip"  # plan.model.DEFAULT_BOX_ROOT is the same root
+DEFAULT_BOX_ROOT = "minio://mlpipeline/unip"
+"""Where a box with no URI lives: `<root>/<namespace>/<s3BoxName>` (the platform's layout)."""
 
 
 @dataclass(frozen=True)
-class BoxPlace:
-    """A connected box with its base URI and the Secret configured for it."""
+class Box:
+    """A connected box with its base URI and the Secret configured for it.
+
+    Resolved once here, for the rules; the plan carries the same objects (`plan.model.Box`).
+    """
 
     name: str
     s3_box_name: str
@@ -58,7 +62,7 @@ class Place:
 
 def box_places(
     pipeline: models.ExperimentPipeline, settings: Settings, overrides: Mapping[str, str]
-) -> tuple[BoxPlace, ...]:
+) -> tuple[Box, ...]:
     """The pipeline's connected boxes, each with its URI and Secret."""
     return tuple(
         _place(box, pipeline.metadata.namespace, settings, overrides)
@@ -71,7 +75,7 @@ def _place(
     namespace: str | None,
     settings: Settings,
     overrides: Mapping[str, str],
-) -> BoxPlace:
+) -> Box:
     s3_name = box.mount_s3_box.s3_box_name
     known = settings.config.boxes
     configured: BoxConfig | None = known.get(box.name) or known.get(s3_name)
@@ -83,10 +87,10 @@ def _place(
     )
     secret = configured.secret if configured else None
     keys = tuple(sorted(configured.secret_keys.items())) if configured and secret else ()
-    return BoxPlace(box.name, s3_name, uri.rstrip("/"), box.path, box.default, secret, keys)
+    return Box(box.name, s3_name, uri.rstrip("/"), box.path, box.default, secret, keys)
 
 
-def mount_uri(mount: models.MountFrom, boxes: Sequence[BoxPlace]) -> str | None:
+def mount_uri(mount: models.MountFrom, boxes: Sequence[Box]) -> str | None:
     """The URI a `mountFrom` names; None when its box is not there (a rule says so)."""
     name = mount.box.name
     box = next((b for b in boxes if (b.name == name if name else b.default)), None)
@@ -96,7 +100,7 @@ def mount_uri(mount: models.MountFrom, boxes: Sequence[BoxPlace]) -> str | None:
     return f"{box.uri}/{path}" if path else box.uri
 
 
-def var_mount_uris(spec: models.PipelineSpec, boxes: Sequence[BoxPlace]) -> dict[str, str | None]:
+def var_mount_uris(spec: models.PipelineSpec, boxes: Sequence[Box]) -> dict[str, str | None]:
     """Each variable's own mount: its declaration's, else the first stage entry's.
 
     Never fails on manifests that break other rules (a var declared twice, a missing box).
@@ -122,7 +126,7 @@ class StageReads:
 
 
 def stage_reads(
-    spec: models.PipelineSpec, api: models.ApiSpec | None, boxes: Sequence[BoxPlace]
+    spec: models.PipelineSpec, api: models.ApiSpec | None, boxes: Sequence[Box]
 ) -> list[StageReads]:
     """Per stage, in order, the box data its inputs come from (as the plan binds them)."""
     role_of = roles(spec, api)
@@ -145,7 +149,7 @@ def stage_reads(
     return reads
 
 
-def boxes_read(boxes: Sequence[BoxPlace], reads: Sequence[StageReads]) -> list[BoxPlace]:
+def boxes_read(boxes: Sequence[Box], reads: Sequence[StageReads]) -> list[Box]:
     """The boxes holding what `reads` download; a caller's file comes from the default box."""
     uris = [u for r in reads for u in r.uris]
     found = [b for b in boxes if any(b.holds(u) for u in uris)]

@@ -16,7 +16,7 @@ from ..errors import Issue, Severity
 from ..manifests import models
 from ..manifests.loader import Loaded
 from ..manifests.project_config import Settings
-from .boxes import BoxPlace, Place, StageReads, boxes_read
+from .boxes import Box, Place, StageReads, boxes_read
 
 DEFAULT_PIPELINE_ROOT = "minio://mlpipeline/v2/artifacts"
 
@@ -28,7 +28,7 @@ def pipeline_root(settings: Settings) -> str:
 def secret_issues(
     pipeline: models.ExperimentPipeline,
     loaded: Loaded,
-    boxes: tuple[BoxPlace, ...],
+    boxes: tuple[Box, ...],
     reads: list[StageReads],
     settings: Settings,
 ) -> list[Issue]:

@@ -10,28 +10,21 @@ from ..checks.project import check_files
 from ..errors import EXIT_INVALID
 from ..project import Project
 from . import render
-from .common import handle_errors, parse_pairs, plan_options, project_options
+from .common import LoadOptions, handle_errors, load_options, project_options
 
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-@plan_options
-@handle_errors
-def validate(
-    paths: tuple[str, ...],
-    fmt: str,
-    boxes: tuple[str, ...],
-    user: str | None,
-    strict: bool,
-    config: str | None,
-) -> None:
+@load_options
+def validate(paths: tuple[str, ...], fmt: str, options: LoadOptions) -> None:
     """Check manifests (files or folders) and unip-kfp.yaml; report every problem at once.
 
     Takes the options of `plan` and `compile` and runs every rule they refuse by, so exit 0
     here means they succeed with the same options (`--user` changes no rule).
     """
-    issues = check_files(list(paths), config=config, boxes=parse_pairs("--box", boxes))
+    strict = options.strict
+    issues = check_files(list(paths), config=options.config, boxes=options.boxes)
     failed = any(i.severity.value == "error" or strict for i in issues)
     if fmt == "json":
         click.echo(render.issues_json(issues, ok=not failed))

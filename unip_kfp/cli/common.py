@@ -147,9 +147,3 @@ def project_options(
         return _add_load_options(handle_errors(wrapper))  # type: ignore[return-value]
 
     return decorate
-
-
-def plan_options(func: F) -> F:
-    """The four options alone, unparsed (`boxes`, `user`, `strict`, `config`): only
-    `validate` still takes them so, until it adopts `load_options`."""
-    return _add_load_options(func)

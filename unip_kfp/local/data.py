@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import s3
+from ..checks.boxes import DEFAULT_BOX_ROOT
 from ..errors import UsageError
-from ..plan.model import DEFAULT_BOX_ROOT
 
 __all__ = ["Artifact", "BoxFolder", "DataResolver", "file_uri"]
 
-# `plan.DEFAULT_BOX_ROOT/<namespace>/<s3BoxName>/<rest>`: boxes of a package without manifests.
+# `DEFAULT_BOX_ROOT/<namespace>/<s3BoxName>/<rest>`: boxes of a package without manifests.
 _CONVENTION = re.compile(
     "^" + re.escape(DEFAULT_BOX_ROOT) + r"/[^/]+/(?P<box>[^/]+)(?:/(?P<rest>.*))?$"
 )

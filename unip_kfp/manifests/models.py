@@ -2,10 +2,9 @@
 
 Known keys are typed strictly (a number where a string belongs is an error); unknown keys
 are kept, not rejected, because the platform evolves: `unknown_keys` lists them so the
-loader can warn with a "did you mean". Pydantic stays at this boundary: the plan built
-from these models is plain frozen dataclasses.
-Descriptions and `json_schema_extra` only shape the JSON Schema for editors
-(`json_schemas.py`); they never change what validates.
+loader can warn with a "did you mean". Pydantic stays at this boundary (the plan is plain
+frozen dataclasses). Descriptions and `json_schema_extra` only shape the JSON Schema for
+editors (`json_schemas.py`); they never change what validates.
 """
 
 from __future__ import annotations

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import getpass
 import json
 import os
@@ -10,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from ..checks.boxes import BoxPlace, box_places, mount_uri, var_mount_uris
+from ..checks.boxes import Box, box_places, mount_uri, var_mount_uris
 from ..checks.project import check_project
 from ..checks.roles import Role, is_value, roles, usages
 from ..errors import Issue, ManifestError, Severity
@@ -20,7 +19,6 @@ from ..manifests.project_config import Settings
 from ..naming import env_name, io_name, task_name
 from .model import (
     Binding,
-    Box,
     Kind,
     PipelinePlan,
     ProjectPlan,
@@ -102,9 +100,8 @@ def _plan_pipeline(
 ) -> PipelinePlan:
     spec = pipeline.spec
     api_spec = (api.spec.api_spec or models.ApiSpec()) if api else None
-    places = box_places(pipeline, settings, box_overrides)
-    boxes = tuple(Box(**dataclasses.asdict(place)) for place in places)
-    variables = _plan_variables(spec, api_spec, var_mount_uris(spec, places))
+    boxes = tuple(box_places(pipeline, settings, box_overrides))
+    variables = _plan_variables(spec, api_spec, var_mount_uris(spec, boxes))
     plan = PipelinePlan(
         name=pipeline.metadata.name,
         namespace=pipeline.metadata.namespace or "",
@@ -113,7 +110,7 @@ def _plan_pipeline(
         file=file,
         user=user,
         variables=variables,
-        stages=_plan_stages(spec, {v.name: v for v in variables}, places, settings),
+        stages=_plan_stages(spec, {v.name: v for v in variables}, boxes, settings),
         boxes=boxes,
         image_pull_secrets=tuple(settings.config.image_pull_secrets),
         continue_with=_as_text(spec.continue_with),
@@ -161,7 +158,7 @@ def _plan_variables(
 def _plan_stages(
     spec: models.PipelineSpec,
     variables: Mapping[str, Variable],
-    boxes: Sequence[BoxPlace],
+    boxes: Sequence[Box],
     settings: Settings,
 ) -> tuple[Stage, ...]:
     stages: list[Stage] = []
@@ -200,7 +197,7 @@ def _plan_stages(
 
 
 def _input_binding(
-    ref: models.Var, var: Variable, boxes: Sequence[BoxPlace], writer: Mapping[str, str]
+    ref: models.Var, var: Variable, boxes: Sequence[Box], writer: Mapping[str, str]
 ) -> Binding:
     """Where a stage input comes from: a parameter, a box mount, or an earlier stage."""
     if var.role is Role.INPUT:

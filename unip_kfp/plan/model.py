@@ -11,11 +11,14 @@ import json
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 
+from ..checks.boxes import Box  # the boxes the checks resolved
 from ..checks.roles import Role
 from ..errors import Issue, UsageError
 
+__all__ = ["Binding", "Box", "Kind", "PipelinePlan", "ProjectPlan", "SENTINEL_URI", "Source",
+           "Stage", "Toleration", "Variable"]
+
 SENTINEL_URI = "minio://mlpipeline/unip/absent"
-DEFAULT_BOX_ROOT = "minio://mlpipeline/unip"
 
 
 class Kind(str, Enum):
@@ -28,19 +31,6 @@ class Kind(str, Enum):
     STR = "str"
 
 
-
-
-@dataclass(frozen=True)
-class Box:
-    """A connected box and the base URI it resolves to."""
-
-    name: str
-    s3_box_name: str
-    uri: str
-    container_path: str | None
-    default: bool
-    secret: str | None = None
-    secret_keys: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
