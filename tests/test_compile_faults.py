@@ -221,7 +221,7 @@ def test_our_code_called_back_by_kfp_raising_is_ours() -> None:
     passes both `_blame` and `build_pipeline` unchanged, although kfp's frames lie above it.
     """
     plan = plan_of("seed-000")
-    assert any(b.source and b.source.kind == "task" for s in plan.stages for b in s.inputs)
+    assert any(b.source and b.source.origin == "task" for s in plan.stages for b in s.inputs)
     backwards = dataclasses.replace(plan, stages=plan.stages[::-1])
     error = caught(pipeline.build_pipeline, backwards)
     assert type(error) is KeyError

@@ -130,7 +130,7 @@ def test_train_test_stages_order_and_data_flow() -> None:
 
     model_in = stage_input(plan, "stage2", "model")
     assert model_in.source is not None
-    assert (model_in.source.kind, model_in.source.ref, model_in.source.output) == (
+    assert (model_in.source.origin, model_in.source.ref, model_in.source.output) == (
         "task",
         "stage1",
         "model",
@@ -142,12 +142,12 @@ def test_train_test_stages_order_and_data_flow() -> None:
 
     train = stage_input(plan, "stage1", "xy_train")
     assert train.source is not None
-    assert (train.source.kind, train.source.ref) == ("param", "xy_train")
+    assert (train.source.origin, train.source.ref) == ("param", "xy_train")
     assert train.optional is False
     assert train.kind is Kind.FILE
     extra = stage_input(plan, "stage2", "extra_parameters")
     assert extra.source is not None
-    assert extra.source.kind == "param"
+    assert extra.source.origin == "param"
     assert extra.optional is True
 
 
@@ -270,7 +270,7 @@ def test_mounted_roles_and_mount_uri() -> None:
 
     binding = stage_input(plan, "stage1", "xy_train")
     assert binding.source is not None
-    assert binding.source.kind == "mount"
+    assert binding.source.origin == "mount"
     assert binding.source.ref == f"{GLOBAL_BOX}/users/developer/file_groups/my_dataset"
     assert binding.target == "/data"
     assert binding.env == "UNIP_PIPELINE_XY_TRAIN"
@@ -314,7 +314,7 @@ def test_roles_without_api_component(tmp_path: Path) -> None:
     assert [v.name for v in plan.outputs] == ["testing_results"]
     model_in = stage_input(plan, "stage2", "model")
     assert model_in.source is not None
-    assert model_in.source.kind == "task" and model_in.source.ref == "stage1"
+    assert model_in.source.origin == "task" and model_in.source.ref == "stage1"
 
 
 # --- the CLI ----------------------------------------------------------------------------------

@@ -213,9 +213,9 @@ class _Assembly:
         for binding in stage.inputs:
             source = binding.source
             assert source is not None
-            if source.kind == "task":
+            if source.origin == "task":
                 arguments[binding.io] = self.tasks[source.ref].outputs[binding.io]
-            elif source.kind == "mount":
+            elif source.origin == "mount":
                 arguments[binding.io] = self.imported("mount", source.ref, binding.var)
             elif binding.kind is Kind.FILE:
                 arguments[binding.io] = self.imported(
@@ -309,12 +309,12 @@ class _Assembly:
 
     def secret_boxes(self, stage: Stage) -> list[Any]:
         """Boxes whose credentials the launcher needs to download this stage's inputs."""
-        uris = [b.source.ref for b in stage.inputs if b.source and b.source.kind == "mount"]
+        uris = [b.source.ref for b in stage.inputs if b.source and b.source.origin == "mount"]
         # A file parameter's default (a mounted API input) is read from its box too.
         uris += [
             self.plan.variable(b.var).default or ""
             for b in stage.inputs
-            if b.source and b.source.kind == "param" and b.kind is Kind.FILE
+            if b.source and b.source.origin == "param" and b.kind is Kind.FILE
         ]
         boxes = [
             box
@@ -323,7 +323,7 @@ class _Assembly:
         ]
         default = self.plan.default_box
         reads_params = any(
-            b.source and b.source.kind == "param" and b.kind is Kind.FILE for b in stage.inputs
+            b.source and b.source.origin == "param" and b.kind is Kind.FILE for b in stage.inputs
         )
         if reads_params and default is not None and default.secret and default not in boxes:
             boxes.append(default)

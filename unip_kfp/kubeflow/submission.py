@@ -117,8 +117,8 @@ def _parameters(plan: PipelinePlan, given: Mapping[str, InputValue], storage: _L
                 say: Callable[[str], None]) -> dict[str, Any]:
     """The run's parameters; local files are uploaded to a file group of this submission."""
     params = {name: _parameter(value, plan) for name, value in given.items()
-              if value.kind != "local"}
-    local = {name: value for name, value in given.items() if value.kind == "local"}
+              if value.form != "local"}
+    local = {name: value for name, value in given.items() if value.form == "local"}
     if local:
         folder = _run_folder(plan)
         for name, value in local.items():
@@ -226,7 +226,7 @@ def _as_text(value: Any) -> str:
 
 def _parameter(value: InputValue, plan: PipelinePlan) -> Any:
     """The run parameter of one input: a URI string or the typed value (JSON-typed on the wire)."""
-    if value.kind == "box":
+    if value.form == "box":
         return box_uri(plan, value.value)
     return value.value  # a URI, or the value runargs parsed and checked (int, float, dict, str)
 
@@ -242,7 +242,7 @@ def checked_inputs(
     and the S3 settings resolved when local files will be uploaded: every usage error comes
     before Kubeflow is asked anything (submit and schedule alike)."""
     given = parse_inputs(plan, {k: _as_text(v) for k, v in (inputs or {}).items()})
-    local = {name: value for name, value in given.items() if value.kind == "local"}
+    local = {name: value for name, value in given.items() if value.form == "local"}
     _check_local(plan, local)
     storage = _LazyStorage(s3_endpoint, s3_config, say)
     if local:

@@ -41,7 +41,7 @@ class InputValue:
     """A caller's input, classified: `local` path, `uri`, `box` path, or typed `value`."""
 
     variable: Variable
-    kind: str  # "local" | "uri" | "box" | "value"
+    form: str  # how it was given: "local" | "uri" | "box" | "value"
     value: Any  # absolute path | URI | relative path | float/int/dict/str
 
     @property
@@ -169,18 +169,18 @@ def parse_inputs(plan: PipelinePlan, given: Mapping[str, Any]) -> dict[str, Inpu
             continue
         if isinstance(raw, os.PathLike):
             raw = os.fspath(raw)
-            kind = "local"
+            form = "local"
         elif isinstance(raw, str):
-            kind = classify(raw)
+            form = classify(raw)
         else:
             raise UsageError(
                 f"{input_label(name, raw)}: expected a path or URI (str or os.PathLike), "
                 f"got {_type(raw)}"
             )
-        if kind == "box" and not raw.strip("/"):
+        if form == "box" and not raw.strip("/"):
             raise UsageError(f"{input_label(name, raw)}: empty path")
-        value = os.path.abspath(os.path.expanduser(raw)) if kind == "local" else raw
-        result[var.name] = InputValue(var, kind, value)
+        value = os.path.abspath(os.path.expanduser(raw)) if form == "local" else raw
+        result[var.name] = InputValue(var, form, value)
     missing = [v.name for v in plan.inputs if v.required and v.name not in result]
     if missing:
         raise UsageError(f"pipeline '{plan.name}' needs input(s) {', '.join(missing)}: " + (

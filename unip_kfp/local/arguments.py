@@ -68,11 +68,11 @@ def _from_plan(
     values: dict[str, Any] = {}
     for item in parsed.values():
         label = arguments.input_label(item.variable.name, item.value)
-        if item.kind == "value":
+        if item.form == "value":
             values[item.param] = item.value
-        elif item.kind == "local":
+        elif item.form == "local":
             values[item.param] = _local_uri(label, item.value)
-        elif item.kind == "box":
+        elif item.form == "box":
             values[item.param] = arguments.box_uri(plan, item.value)
         else:
             values[item.param] = item.value

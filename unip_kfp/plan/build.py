@@ -172,7 +172,7 @@ def _plan_stages(
         )
         limits = stage.resource_limits or models.ResourceLimits()
         needs = tuple(
-            dict.fromkeys(b.source.ref for b in inputs if b.source and b.source.kind == "task")
+            dict.fromkeys(b.source.ref for b in inputs if b.source and b.source.origin == "task")
         )
         stages.append(
             Stage(
@@ -213,10 +213,10 @@ def _input_binding(
         ref.name,
         var.env,
         var.param,
-        var.kind if source.kind == "param" else Kind.FILE,
+        var.kind if source.origin == "param" else Kind.FILE,
         ref.path or var.path,
         source,
-        optional=source.kind == "param" and not var.required and var.default is None,
+        optional=source.origin == "param" and not var.required and var.default is None,
     )
 
 

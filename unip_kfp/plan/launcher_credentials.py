@@ -75,11 +75,11 @@ ENV_S3_DEFAULT: dict[str, Any] = {"credentials": {"fromEnv": True}}
 def read_boxes(plan: PipelinePlan) -> list[Box]:
     """Boxes the plan's stages read: mounted data, file inputs' defaults, the default box."""
     uris = [
-        b.source.ref for s in plan.stages for b in s.inputs if b.source and b.source.kind == "mount"
+        b.source.ref for s in plan.stages for b in s.inputs if b.source and b.source.origin == "mount"
     ]
     file_params = [
         b for s in plan.stages for b in s.inputs
-        if b.source and b.source.kind == "param" and b.kind is Kind.FILE
+        if b.source and b.source.origin == "param" and b.kind is Kind.FILE
     ]
     uris += [plan.variable(b.var).default or "" for b in file_params]
     boxes = [b for b in plan.boxes if any(u == b.uri or u.startswith(b.uri + "/") for u in uris)]

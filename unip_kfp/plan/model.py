@@ -53,14 +53,14 @@ class Variable:
 class Source:
     """Where a stage input comes from: a pipeline parameter, a box mount, or an earlier task."""
 
-    kind: str  # "param" | "mount" | "task"
+    origin: str  # "param" | "mount" | "task"
     ref: str  # parameter name | URI | producing stage name
-    output: str | None = None  # the producer's output name (kind "task")
+    output: str | None = None  # the producer's output name (origin "task")
 
     def describe(self) -> str:
-        if self.kind == "param":
+        if self.origin == "param":
             return f"pipeline parameter '{self.ref}'"
-        if self.kind == "mount":
+        if self.origin == "mount":
             return f"mounted from {self.ref}"
         return f"output '{self.output}' of stage '{self.ref}'"
 

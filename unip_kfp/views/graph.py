@@ -66,9 +66,9 @@ def build(plan: PipelinePlan, *, parallel: bool = False) -> Graph:
             source = binding.source
             if source is None:
                 continue
-            if source.kind == "param":
+            if source.origin == "param":
                 edges.append(Edge(inputs[binding.var], target, dashed=binding.optional))
-            elif source.kind == "task":
+            elif source.origin == "task":
                 edges.append(Edge(stage_ids[source.ref], target, binding.var))
             else:
                 key = (binding.var, source.ref)
