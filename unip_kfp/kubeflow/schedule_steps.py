@@ -22,11 +22,11 @@ import hashlib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UnipKfpError
-from ..launch.arguments import InputValue, box_uri
-from ..launch.prepared import Prepared, prepare
+from ..launch.arguments import InputArgument, InputValue, box_uri
+from ..launch.prepared import Prepared, Target, prepare
 from ..plan.model import PipelinePlan
 from ..s3 import Location
 from .connection import Connection, connect, note_ignored_namespace
@@ -48,6 +48,9 @@ from .submission import (
     checked_inputs,
 )
 from .versions import Upload, upload_prepared
+
+if TYPE_CHECKING:
+    import kfp
 
 
 @dataclass(frozen=True)
@@ -159,17 +162,19 @@ def _again(failure: UnipKfpError, lines: list[str]) -> UnipKfpError:
 # ---- the whole command: check, upload, then reconcile
 
 
-def apply_schedule(target: Any, *, name: str | None = None, cron: str | None = None,
+def apply_schedule(target: Target, *, name: str | None = None, cron: str | None = None,
                    every: str | int | None = None, start: str | None = None,
-                   end: str | None = None, inputs: Mapping[str, Any] | None = None,
+                   end: str | None = None, inputs: Mapping[str, InputArgument] | None = None,
                    max_concurrency: int = 1, experiment: str | None = None,
                    pipeline: str | None = None, s3_endpoint: str | None = None,
-                   echo: Callable[[str], None] | None = None, **access: Any) -> Applied:
+                   echo: Callable[[str], None] | None = None, client: kfp.Client | None = None,
+                   host: str | None = None, namespace: str | None = None,
+                   token: str | None = None, token_file: str | None = None,
+                   ca_cert: str | None = None) -> Applied:
     """Schedule `target` (a `Project` or a package file) on Kubeflow; see the module doc.
 
-    `access` takes `client`, `host`, `namespace`, `token`, `token_file`, `ca_cert` as
-    `submit` does. Everything that can be checked here (trigger, inputs, local files) is
-    checked before anything is sent.
+    The access options are `submit`'s. Everything that can be checked here (trigger, inputs,
+    local files) is checked before anything is sent.
     """
     say = echo or print
     trigger = make_trigger(cron, every, start, end)
@@ -179,10 +184,12 @@ def apply_schedule(target: Any, *, name: str | None = None, cron: str | None = N
     given, local, storage = checked_inputs(plan, inputs, s3_endpoint, settings.s3, say)
     if trigger.note:
         say(trigger.note)
-    connection = connect(config=settings.kubeflow, **access)
+    connection = connect(config=settings.kubeflow, client=client, host=host,
+                         namespace=namespace, token=token, token_file=token_file,
+                         ca_cert=ca_cert)
     note_ignored_namespace(connection, say)
     uploaded = _upload_version(connection, prepared, say)
-    params = {n: _parameter(v, plan) for n, v in given.items() if v.kind != "local"}
+    params = {n: _parameter(v, plan) for n, v in given.items() if v.form != "local"}
     params.update({n: _upload_input(storage(), plan, v, say) for n, v in local.items()})
     experiment_name = _experiment_name(experiment or settings.kubeflow.experiment, plan, say)
     wanted = Schedule(
