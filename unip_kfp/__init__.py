@@ -1,9 +1,9 @@
 """unip-kfp: run UNIP ExperimentPipeline manifests on Kubeflow Pipelines v2, or locally.
 
 The public API is exactly `unip_kfp.__all__` (and the `unip-kfp` command): `load`, `Project`,
-`run`, `attach`, the types they return and the errors they raise. Every subpackage
-(`unip_kfp.local`, `unip_kfp.kubeflow`, `unip_kfp.compile`, ...) is internal and may change
-without notice: import from `unip_kfp`.
+`run`, `attach`, `runs`, `upload`, `schedule` and the schedule functions, the types they
+return and the errors they raise. Every subpackage (`unip_kfp.local`, `unip_kfp.kubeflow`,
+`unip_kfp.compile`, ...) is internal and may change without notice: import from `unip_kfp`.
 
 The data flows manifests -> checks -> plan -> compile -> launch -> local run / Kubeflow.
 Importing this package does not import kfp: validation and planning stay fast. The types
@@ -29,7 +29,21 @@ from .errors import (
 from .launch.arguments import InputArgument, OutputDestination
 from .manifests.project_config import Settings
 from .plan.model import PipelinePlan, ProjectPlan
-from .project import Project, RunTarget, attach, load, on_kubeflow, run
+from .project import (
+    Project,
+    RunTarget,
+    attach,
+    delete_schedule,
+    load,
+    on_kubeflow,
+    pause_schedule,
+    resume_schedule,
+    run,
+    runs,
+    schedule,
+    schedules,
+    upload,
+)
 
 if TYPE_CHECKING:
     from .kubeflow.handle import RunHandle
@@ -85,6 +99,14 @@ __all__ = [
     "load",
     "on_kubeflow",
     "run",
+    "runs",
+    # what stays on Kubeflow: pipeline versions and schedules
+    "delete_schedule",
+    "pause_schedule",
+    "resume_schedule",
+    "schedule",
+    "schedules",
+    "upload",
     # what the API is given and returns
     "Applied",
     "CompiledPackage",

@@ -1,14 +1,12 @@
-"""The Python API behind the CLI: load manifests once, then plan, compile and run them.
+"""A loaded project: `load` reads, validates and plans manifests once; `Project` does the rest.
 
-    import unip_kfp
     project = unip_kfp.load("examples/train-test/manifests")
     package = project.compile(output="out/")          # KFP pipeline package(s)
     result = project.run(inputs={"xy_train": "./data/xy_train.csv", ...})  # here or Kubeflow
 
-Every signature is explicit and typed: the options are those of the functions doing the work
-(`local.run_local`, `kubeflow.submit`/`upload`/`schedule`/`runs`), named here once so that
-an editor and mypy see them. kfp is imported only by the methods that need it, so loading
-and planning stay fast.
+Every method's options are those of the function doing the work (`local.run_local`,
+`kubeflow.submit`/`upload`/`schedule`/`runs`), named here once so that an editor and mypy
+see them. kfp is imported only by the methods that need it, so loading and planning stay fast.
 """
 
 from __future__ import annotations
@@ -16,28 +14,25 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING
 
-from .compile.package import CompiledPackage
-from .errors import Issue, UsageError
-from .launch.arguments import InputArgument, OutputDestination, check_local_destinations
-from .launch.prepared import Prepared, module_folder, parse_spec
-from .manifests.loader import ManifestSet, load_project
-from .manifests.project_config import Settings, find_config, load_settings
-from .plan.build import build_plan
-from .plan.model import PipelinePlan, ProjectPlan
+from ..compile.package import CompiledPackage
+from ..errors import Issue, UsageError
+from ..launch.arguments import InputArgument, OutputDestination
+from ..launch.prepared import Prepared, module_folder, parse_spec
+from ..manifests.loader import ManifestSet, load_project
+from ..manifests.project_config import Settings, find_config, load_settings
+from ..plan.build import build_plan
+from ..plan.model import PipelinePlan, ProjectPlan
+from .running import Echo
 
 if TYPE_CHECKING:
     import kfp
 
-    from .kubeflow import RunHandle, Upload
-    from .kubeflow.history import RunSummary
-    from .kubeflow.schedule_steps import Applied
-    from .local import LocalRunResult
-
-Echo = Callable[[str], None]
-"""Where progress lines go (default: stderr for local runs, stdout for Kubeflow)."""
-
+    from ..kubeflow import RunHandle, Upload
+    from ..kubeflow.history import RunSummary
+    from ..kubeflow.schedule_steps import Applied
+    from ..local import LocalRunResult
 
 @dataclass(frozen=True)
 class Project:
@@ -80,8 +75,8 @@ class Project:
 
         `output` is a `.yaml` file (one pipeline) or a folder (`<pipeline-name>.yaml` each).
         """
-        from .compile.package import compile_to_bytes, output_paths, write_package
-        from .compile.pipeline import CompileOptions
+        from ..compile.package import compile_to_bytes, output_paths, write_package
+        from ..compile.pipeline import CompileOptions
 
         chosen = self.plan.select(pipeline)
         options = CompileOptions(cache=cache, parallel=parallel)
@@ -100,7 +95,7 @@ class Project:
         self, output: str, *, pipeline: str | None = None, force: bool = False
     ) -> list[str]:
         """Write one reusable component YAML per stage: `<output>/<pipeline>/<stage>.yaml`."""
-        from .compile.package import component_to_bytes, write_package
+        from ..compile.package import component_to_bytes, write_package
 
         written = []
         for plan in self.plan.select(pipeline):
@@ -135,6 +130,8 @@ class Project:
         parallel: bool = False, s3_endpoint: str | None = None, echo: Echo | None = None,
     ) -> LocalRunResult | RunHandle:
         """Run a pipeline here or on Kubeflow, as `unip-kfp run` decides (see `unip_kfp.run`)."""
+        from .running import run
+
         return run(self, pipeline=pipeline, inputs=inputs, outputs=outputs, local=local,
                    host=host, client=client, workdir=workdir, jobs=jobs, real_paths=real_paths,
                    inherit_env=inherit_env, keep=keep, reuse=reuse, namespace=namespace,
@@ -151,7 +148,7 @@ class Project:
         echo: Echo | None = None, s3_endpoint: str | None = None, reuse: bool = False,
     ) -> LocalRunResult:
         """Run a pipeline of this project on this machine (see `unip_kfp.local.run_local`)."""
-        from .local import run_local
+        from ..local import run_local
 
         return run_local(self, pipeline=pipeline, inputs=inputs, outputs=outputs,
                          workdir=workdir, jobs=jobs, force=force, real_paths=real_paths,
@@ -168,7 +165,7 @@ class Project:
         echo: Echo | None = None, upload: bool = False,
     ) -> RunHandle:
         """Start a run on Kubeflow through `kfp.Client`; don't wait (see `kubeflow.submit`)."""
-        from .kubeflow import submit
+        from ..kubeflow import submit
 
         return submit(self, pipeline=pipeline, client=client, host=host, namespace=namespace,
                       token=token, token_file=token_file, ca_cert=ca_cert,
@@ -185,7 +182,7 @@ class Project:
     ) -> Upload:
         """Upload a pipeline as a Kubeflow pipeline version named by its content hash: an
         unchanged package creates nothing (see `kubeflow.upload`)."""
-        from .kubeflow import upload
+        from ..kubeflow import upload
 
         return upload(self, host=host, pipeline_name=pipeline_name, namespace=namespace,
                       client=client, token=token, token_file=token_file, ca_cert=ca_cert,
@@ -204,7 +201,7 @@ class Project:
     ) -> Applied:
         """Schedule a pipeline on Kubeflow with apply semantics: create, leave unchanged, or
         replace without stopping runs in flight (see `unip_kfp.kubeflow.schedule`)."""
-        from .kubeflow import schedule
+        from ..kubeflow import schedule
 
         return schedule(self, name=name, cron=cron, every=every, start=start, end=end,
                         inputs=inputs, max_concurrency=max_concurrency, experiment=experiment,
@@ -219,7 +216,7 @@ class Project:
         ca_cert: str | None = None,
     ) -> list[RunSummary]:
         """This pipeline's newest runs on Kubeflow (see `unip_kfp.kubeflow.runs`)."""
-        from .kubeflow import runs
+        from ..kubeflow import runs
 
         return runs(self, pipeline=pipeline, state=state, limit=limit, client=client,
                     host=host, namespace=namespace, token=token, token_file=token_file,
@@ -244,109 +241,3 @@ def load(
     plan = build_plan(manifests, settings, boxes=boxes, user=user, strict=strict)
     return Project(path_list, manifests, plan, settings)
 
-
-RunTarget: TypeAlias = Project | str | os.PathLike[str] | CompiledPackage
-"""What `run` takes: a loaded project, a package file's path, or a compiled package."""
-
-
-def run(
-    target: RunTarget, *, pipeline: str | None = None,
-    inputs: Mapping[str, InputArgument] | None = None,
-    outputs: Mapping[str, OutputDestination] | None = None, local: bool = False,
-    host: str | None = None, client: kfp.Client | None = None, config: str | None = None,
-    workdir: str | None = None, jobs: int | None = None, real_paths: bool = False,
-    inherit_env: bool = False, keep: bool = False, reuse: bool = False,
-    namespace: str | None = None, token: str | None = None, token_file: str | None = None,
-    ca_cert: str | None = None, experiment: str | None = None, run_name: str | None = None,
-    from_version: str | None = None, upload: bool = False, cache: bool = False,
-    wait: bool = True, timeout: float | None = None,
-    on_submitted: Callable[[RunHandle], None] | None = None, force: bool = False,
-    parallel: bool = False, s3_endpoint: str | None = None, echo: Echo | None = None,
-) -> LocalRunResult | RunHandle:
-    """Run one pipeline of `target` here, or on Kubeflow when one is named (`on_kubeflow`).
-
-    Here: `run_local`'s options apply; it returns the finished `LocalRunResult`. On Kubeflow:
-    `submit`'s options apply; `on_submitted(handle)` is called, then, if `wait`, it waits
-    (`timeout`) and copies `outputs`, and returns the `RunHandle`. `inputs`/`outputs` follow
-    the `-i`/`-o` rule either way; `-o` folders are checked before anything is submitted.
-    """
-    if not on_kubeflow(target, local=local, host=host, client=client, config=config,
-                       from_version=from_version):
-        if from_version or upload:
-            raise UsageError("--from-version and --upload run on Kubeflow: give --host")
-        from .local import run_local
-
-        return run_local(target, pipeline=pipeline, inputs=inputs, outputs=outputs,
-                         workdir=workdir, jobs=jobs, force=force, real_paths=real_paths,
-                         inherit_env=inherit_env, keep=keep, reuse=reuse, parallel=parallel,
-                         s3_endpoint=s3_endpoint, echo=echo)
-    if reuse:
-        raise UsageError("--reuse reuses this machine's stage results: run with --local, or "
-                         "use --cache on Kubeflow")
-    from .kubeflow import submit
-
-    # Fail before submitting, not after a long run: local -o folders must be usable.
-    check_local_destinations([os.fspath(d) for d in (outputs or {}).values()], force=force)
-    handle = submit(target, pipeline=pipeline, client=client, host=host, namespace=namespace,
-                    token=token, token_file=token_file, ca_cert=ca_cert,
-                    experiment=experiment, run_name=run_name, inputs=inputs,
-                    from_version=from_version, s3_endpoint=s3_endpoint, cache=cache,
-                    parallel=parallel, echo=echo, upload=upload)
-    if on_submitted is not None:
-        on_submitted(handle)
-    if wait:
-        _finish(handle, outputs, timeout=timeout, force=force, echo=echo)
-    return handle
-
-
-def on_kubeflow(target: RunTarget, *, local: bool = False, host: str | None = None,
-                client: kfp.Client | None = None, config: str | None = None,
-                from_version: str | None = None) -> bool:
-    """Whether `run` goes to Kubeflow: the one rule, for the CLI and Python alike.
-
-    Kubeflow unless `local`, when any of `host`, `client`, `from_version`,
-    `KF_PIPELINES_ENDPOINT` or `kubeflow.host` of the settings is given (a project's own,
-    else `config`, else the `unip-kfp.yaml` beside a package file).
-    """
-    if local:
-        return False
-    if host or client is not None or from_version or os.environ.get("KF_PIPELINES_ENDPOINT"):
-        return True
-    return bool(_settings_of(target, config).config.kubeflow.host)
-
-
-def _settings_of(target: RunTarget, config: str | None) -> Settings:
-    """A project's settings; else `config`, or the `unip-kfp.yaml` beside a package file."""
-    if isinstance(target, Project):
-        return target.settings
-    if isinstance(target, CompiledPackage):
-        path = target.path
-        return load_settings(config or (find_config([path]) if path else None))
-    return load_settings(config or find_config([os.fspath(target)]))
-
-
-def _finish(handle: RunHandle, outputs: Mapping[str, OutputDestination] | None, *,
-            timeout: float | None, force: bool, echo: Echo | None) -> None:
-    """Wait for the run (RunFailedError, WaitTimeoutError), then copy its outputs."""
-    handle.wait(timeout=timeout, echo=echo)
-    if outputs:
-        say = echo or handle.echo
-        for name, dest in handle.outputs(outputs, force=force).items():
-            say(f"{name}: {dest}")
-
-
-def attach(
-    run_id: str, *, client: kfp.Client | None = None, host: str | None = None,
-    namespace: str | None = None, token: str | None = None, token_file: str | None = None,
-    ca_cert: str | None = None, config: str | None = None, s3_endpoint: str | None = None,
-    echo: Echo | None = None,
-) -> RunHandle:
-    """The `RunHandle` of an existing Kubeflow run, by id: `wait()`, `logs()`, `cancel()`...
-
-    Settings (`kubeflow.*`, `s3.*`) come from `config`, else `unip-kfp.yaml` here.
-    """
-    from .kubeflow import attach as attach_run
-
-    return attach_run(run_id, config=config, s3_endpoint=s3_endpoint, echo=echo,
-                      client=client, host=host, namespace=namespace, token=token,
-                      token_file=token_file, ca_cert=ca_cert)
