@@ -23,6 +23,7 @@ import unip_kfp
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+DOCS = sorted((ROOT / "docs").glob("*.md"))
 HOOKS = {"prepared"}
 """`Project` members for the steps below it (`launch.Compilable`), not for callers."""
 SUBPACKAGES = sorted(p.parent.name for p in (ROOT / "unip_kfp").glob("*/__init__.py"))
@@ -62,9 +63,11 @@ def parts(hint: object) -> Iterator[object]:
 
 
 def test_the_public_callables_are_the_ones_the_api_promises() -> None:
-    assert {"load", "run", "attach", "on_kubeflow", "Project.run", "Project.run_local",
-            "Project.submit", "Project.upload", "Project.schedule", "Project.runs",
-            "Project.compile", "Project.components", "Project.pipeline"} <= set(public_callables())
+    assert {"load", "run", "attach", "on_kubeflow", "upload", "schedule", "schedules",
+            "pause_schedule", "resume_schedule", "delete_schedule", "runs", "Project.run",
+            "Project.run_local", "Project.submit", "Project.upload", "Project.schedule",
+            "Project.runs", "Project.compile", "Project.components", "Project.pipeline"
+            } <= set(public_callables())
 
 
 @pytest.mark.parametrize("name", sorted(public_callables()))
@@ -81,23 +84,36 @@ def test_public_signatures_are_explicit_and_typed(name: str) -> None:
         assert typing.Any not in list(parts(hint)), f"{name}({parameter}): Any in {hint}"
 
 
+def options(func: Callable[..., object]) -> set[str]:
+    """A function's options: its parameters but what it acts on and where settings come from."""
+    skip = {"self", "target", "project", "access", "config"}
+    return {p for p in inspect.signature(func).parameters if p not in skip}
+
+
 def test_run_mirrors_the_options_of_the_functions_it_chooses_between() -> None:
     """`run` offers every option of `run_local` and `submit`, and each method its function's."""
     from unip_kfp.kubeflow import runs, schedule, submit, upload
     from unip_kfp.local import run_local
 
-    def options(func: Callable[..., object]) -> set[str]:
-        skip = {"self", "target", "access", "config"}
-        return {p for p in inspect.signature(func).parameters if p not in skip}
-
-    access = {"client", "host", "namespace", "token", "token_file", "ca_cert"}
     assert options(run_local) == options(unip_kfp.Project.run_local)
     assert options(submit) == options(unip_kfp.Project.submit)
-    assert options(upload) == options(unip_kfp.Project.upload)
-    assert options(schedule) | access == options(unip_kfp.Project.schedule)
-    assert options(runs) | access == options(unip_kfp.Project.runs)
+    assert options(upload) == options(unip_kfp.Project.upload) == options(unip_kfp.upload)
+    assert options(schedule) == options(unip_kfp.Project.schedule) == options(unip_kfp.schedule)
+    assert options(runs) == options(unip_kfp.Project.runs) == options(unip_kfp.runs)
     assert options(run_local) | options(submit) <= options(unip_kfp.run)
     assert options(unip_kfp.run) - {"config"} == options(unip_kfp.Project.run)
+
+
+def test_schedule_functions_mirror_the_ones_doing_the_work() -> None:
+    """Each exported schedule function offers exactly the options of the internal one."""
+    from unip_kfp import kubeflow
+
+    access = {"client", "host", "namespace", "token", "token_file", "ca_cert"}
+    for name in ("schedules", "pause_schedule", "resume_schedule", "delete_schedule", "attach"):
+        public, internal = getattr(unip_kfp, name), getattr(kubeflow, name)
+        assert options(public) == options(internal), name
+        assert access <= options(public), name
+        assert "config" in inspect.signature(public).parameters, name
 
 
 def test_what_the_api_returns_is_exported() -> None:
@@ -163,12 +179,10 @@ def test_the_readme_says_the_public_api_is_all() -> None:
     assert not re.search(r"unip_kfp\.[a-z_]+\.[a-z_]+\(", section), "an internal function"
 
 
-def notebook_names(path: Path) -> set[str]:
-    """Every `unip_kfp` name a notebook's code uses: `unip_kfp.X`, `from unip_kfp[.m] import`."""
-    cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
-    tree = ast.parse("\n".join("".join(c["source"]) for c in cells))
+def code_names(source: str) -> set[str]:
+    """Every `unip_kfp` name Python code uses: `unip_kfp.X`, `from unip_kfp[.m] import`."""
     used = set()
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("unip_kfp"):
             prefix = "" if node.module == "unip_kfp" else f"{node.module}:"
             used |= {prefix + alias.name for alias in node.names}
@@ -178,6 +192,22 @@ def notebook_names(path: Path) -> set[str]:
         elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
               and node.value.id == "unip_kfp"):
             used.add(node.attr)
+    return used
+
+
+def notebook_names(path: Path) -> set[str]:
+    """Every `unip_kfp` name a notebook's code cells use."""
+    cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+    return code_names("\n".join("".join(c["source"]) for c in cells))
+
+
+def doc_names(text: str) -> set[str]:
+    """Every `unip_kfp` name a Markdown page uses: in its python blocks, and `unip_kfp.X` (or
+    `from unip_kfp.m import`) anywhere in its prose; `unip_kfp/m.py` paths are not Python."""
+    blocks = re.findall(r"^```python\n(.*?)^```$", text, re.M | re.S)
+    used = set().union(*(code_names(b) for b in blocks)) if blocks else set()
+    used |= set(re.findall(r"\bunip_kfp\.(\w+)", text))
+    used |= {f"{m}:" for m in re.findall(r"\bfrom (unip_kfp\.[\w.]+) import", text)}
     return used
 
 
@@ -195,3 +225,16 @@ def test_the_notebook_check_sees_internal_imports(tmp_path: Path) -> None:
     notebook.write_text(json.dumps({"cells": [{"cell_type": "code", "source": [source]}]}))
     assert notebook_names(notebook) == {"unip_kfp.kubeflow:submit", "import unip_kfp.local",
                                         "load", "target"}
+
+
+@pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
+def test_docs_use_only_exported_names(path: Path) -> None:
+    used = doc_names(path.read_text()) - {"__all__"}  # "the API is `unip_kfp.__all__`"
+    assert used <= set(unip_kfp.__all__), sorted(used - set(unip_kfp.__all__))
+
+
+def test_the_docs_check_sees_internal_names() -> None:
+    text = ("Call `unip_kfp.kubeflow.schedules()` or `unip_kfp.schedules(host=H)`; see\n"
+            "`unip_kfp/kubeflow/operate.py`, `from unip_kfp.kubeflow import submit`.\n"
+            "```python\nimport unip_kfp\nfrom unip_kfp import load, Secret\n```\n")
+    assert doc_names(text) == {"kubeflow", "schedules", "unip_kfp.kubeflow:", "load", "Secret"}
