@@ -74,9 +74,8 @@ ENV_S3_DEFAULT: dict[str, Any] = {"credentials": {"fromEnv": True}}
 
 def read_boxes(plan: PipelinePlan) -> list[Box]:
     """Boxes the plan's stages read: mounted data, file inputs' defaults, the default box."""
-    uris = [
-        b.source.ref for s in plan.stages for b in s.inputs if b.source and b.source.origin == "mount"
-    ]
+    uris = [b.source.ref for s in plan.stages for b in s.inputs
+            if b.source and b.source.origin == "mount"]
     file_params = [
         b for s in plan.stages for b in s.inputs
         if b.source and b.source.origin == "param" and b.kind is Kind.FILE
