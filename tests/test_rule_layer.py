@@ -194,6 +194,23 @@ def test_a_bad_project_file_is_reported_with_the_manifests_problems(tmp_path: Pa
     }
 
 
+
+def test_the_public_check_reports_what_validate_reports_and_never_raises(tmp_path: Path) -> None:
+    """`unip_kfp.check` is the API `validate` renders: same issues, and no error means
+    `load` with the same options succeeds."""
+    folder = module(tmp_path, PIPELINE.replace("cpu: 500m", "cpu: lots"),
+                    config="tolerations:\n  - {key: a, operator: Maybe}\n")
+    issues = unip_kfp.check(str(folder), boxes={"shared": "s3://b/x"})
+    shown = json.loads(cli("validate", folder, "--box", "shared=s3://b/x", "--format",
+                           "json").stdout)["issues"]
+    assert [i.as_dict() for i in issues] == shown and len(shown) == 2
+    with pytest.raises(ManifestError):
+        unip_kfp.load(str(folder), boxes={"shared": "s3://b/x"})
+    (tmp_path / "good").mkdir()
+    good = module(tmp_path / "good")
+    assert not [i for i in unip_kfp.check([str(good)]) if i.severity is Severity.ERROR]
+    assert unip_kfp.load(str(good)).pipelines
+
 FIVE_PROBLEMS = PIPELINE.replace(
     "      entryPoint:\n        cmd: [python3, train.py]\n"
     "      resourceLimits:\n        cpu: 500m\n        memory: 1Gi\n",

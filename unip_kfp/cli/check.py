@@ -6,9 +6,8 @@ import sys
 
 import click
 
-from ..checks.project import check_files
 from ..errors import EXIT_INVALID
-from ..project import Project
+from ..project import Project, check
 from . import render
 from .common import LoadOptions, handle_errors, load_options, project_options
 
@@ -24,7 +23,7 @@ def validate(paths: tuple[str, ...], fmt: str, options: LoadOptions) -> None:
     here means they succeed with the same options (`--user` changes no rule).
     """
     strict = options.strict
-    issues = check_files(list(paths), config=options.config, boxes=options.boxes)
+    issues = check(list(paths), boxes=options.boxes, config=options.config)
     failed = any(i.severity.value == "error" or strict for i in issues)
     if fmt == "json":
         click.echo(render.issues_json(issues, ok=not failed))

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..checks import check_files
 from ..compile.package import CompiledPackage
 from ..errors import Issue, UsageError
 from ..launch.arguments import InputArgument, OutputDestination
@@ -241,3 +242,18 @@ def load(
     plan = build_plan(manifests, settings, boxes=boxes, user=user, strict=strict)
     return Project(path_list, manifests, plan, settings)
 
+
+def check(
+    paths: str | Sequence[str],
+    *,
+    boxes: Mapping[str, str] | None = None,
+    config: str | None = None,
+) -> list[Issue]:
+    """Every problem of the manifests at `paths` and their `unip-kfp.yaml`, without raising.
+
+    What `unip-kfp validate` reports: the rules `load` and compiling refuse by, so no error
+    here means `load(paths, boxes=..., config=...)` and `compile()` succeed. Warnings stay
+    warnings (`load(strict=True)` refuses them too); the user changes no rule.
+    """
+    return check_files((paths,) if isinstance(paths, str) else tuple(paths),
+                       config=config, boxes=boxes)
