@@ -15,7 +15,7 @@ from support.kubeflow_env import BOX, DATA_BUCKET, USER, HookedKfpServer, cli, p
 from support.s3_server import S3Endpoint
 
 import unip_kfp
-from unip_kfp.kubeflow import submit
+from unip_kfp.kubeflow.submission import submit
 
 pytestmark = pytest.mark.filterwarnings("ignore:This client only works:FutureWarning")
 

@@ -142,7 +142,7 @@ def test_each_part_changes_the_key_and_only_downstream(part: str, text: str) -> 
 
 def test_uploaded_versions_keep_caching_off(kfp: HookedKfpServer, env: S3Endpoint,
                                             module: Path) -> None:
-    from unip_kfp.kubeflow import upload
+    from unip_kfp.kubeflow.versions import upload
 
     with pytest.raises(unip_kfp.UsageError, match="run --cache"):
         upload(unip_kfp.load(str(module / "manifests")), host=kfp.url, cache=True)

@@ -24,8 +24,9 @@ from typing import Any
 import pytest
 
 import unip_kfp
-from unip_kfp.kubeflow import submit, upload
 from unip_kfp.kubeflow.storage import Storage
+from unip_kfp.kubeflow.submission import submit
+from unip_kfp.kubeflow.versions import upload
 from unip_kfp.s3 import Location, resolve_endpoint
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -29,7 +29,8 @@ from support.s3_server import S3Endpoint
 
 import unip_kfp
 from unip_kfp.errors import RunFailedError, WaitTimeoutError
-from unip_kfp.kubeflow import submit, upload
+from unip_kfp.kubeflow.submission import submit
+from unip_kfp.kubeflow.versions import upload
 
 pytestmark = pytest.mark.filterwarnings("ignore:This client only works:FutureWarning")
 

@@ -1,4 +1,4 @@
-"""`unip-kfp run --host` and `unip_kfp.kubeflow.submit`: what the real kfp.Client sends.
+"""`unip-kfp run --host` and `unip_kfp.kubeflow.submission.submit`: what the real kfp.Client sends.
 
 Every assertion is on requests recorded by the fake KFP API server (real HTTP on loopback).
 """
@@ -19,7 +19,8 @@ from support.kubeflow_env import BOX, DATA_BUCKET, USER, HookedKfpServer, cli, s
 from support.s3_server import S3Endpoint
 
 import unip_kfp
-from unip_kfp.kubeflow import RunHandle, submit
+from unip_kfp.kubeflow.handle import RunHandle
+from unip_kfp.kubeflow.submission import submit
 
 pytestmark = pytest.mark.filterwarnings("ignore:This client only works:FutureWarning")
 

@@ -11,7 +11,7 @@ from support.kubeflow_env import HookedKfpServer, cli, spec_of
 from support.s3_server import S3Endpoint
 
 import unip_kfp
-from unip_kfp.kubeflow import upload
+from unip_kfp.kubeflow.versions import upload
 
 pytestmark = pytest.mark.filterwarnings("ignore:This client only works:FutureWarning")
 
@@ -132,7 +132,7 @@ def test_run_from_an_uploaded_version(kfp: HookedKfpServer, env: S3Endpoint,
 def test_version_spec_drives_output_lookup(kfp: HookedKfpServer, env: S3Endpoint,
                                            module: Path) -> None:
     """With --from-version, the run's spec is the version's, as the server holds it."""
-    from unip_kfp.kubeflow import submit
+    from unip_kfp.kubeflow.submission import submit
 
     project = unip_kfp.load(str(module / "manifests"))
     uploaded = upload(project, host=kfp.url, echo=lambda line: None)

@@ -26,8 +26,8 @@ from support.s3_server import S3Endpoint, create_bucket
 import unip_kfp
 from unip_kfp.errors import UnreachableError, UsageError
 from unip_kfp.launch.prepared import file_parameters, parse_spec
-from unip_kfp.local import run_local
 from unip_kfp.local.package_reader import Package
+from unip_kfp.local.runner import run_local
 
 BOX_DATA = ".unip-kfp/boxes"
 

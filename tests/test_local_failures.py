@@ -17,7 +17,7 @@ from support.local_runs import Lines, copy_case, isolate, pid_alive, read, run_d
 import unip_kfp
 from unip_kfp.cli import main
 from unip_kfp.errors import EXIT_RUN_FAILED, EXIT_USAGE, RunFailedError, UsageError
-from unip_kfp.local import StageFailedError
+from unip_kfp.local.result import StageFailedError
 
 ROOT = Path(__file__).resolve().parent.parent
 

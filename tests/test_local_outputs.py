@@ -25,8 +25,8 @@ from support.s3_server import S3Endpoint, create_bucket
 import unip_kfp
 from unip_kfp.cli import main
 from unip_kfp.errors import EXIT_RUN_FAILED, EXIT_USAGE, UsageError
-from unip_kfp.local import StageFailedError
 from unip_kfp.local import destinations as destinations_module
+from unip_kfp.local.result import StageFailedError
 
 
 @pytest.fixture(autouse=True)

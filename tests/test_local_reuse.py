@@ -14,7 +14,7 @@ from support.local_runs import Lines, isolate, manifest, read, stage, write_modu
 
 import unip_kfp
 from unip_kfp.cli import main
-from unip_kfp.local import LocalRunResult
+from unip_kfp.local.result import LocalRunResult
 
 _SCRIPTS = {
     "left.sh": 'cat "$UNIP_PIPELINE_A" > "$UNIP_PIPELINE_MA/a"\n',
@@ -121,7 +121,7 @@ def test_a_failed_stage_stores_nothing(tmp_path: Path) -> None:
     folder = _module(tmp_path)
     join = folder / "src" / "join.sh"
     join.write_text(join.read_text() + "exit 3\n")
-    with pytest.raises(unip_kfp.local.StageFailedError):
+    with pytest.raises(unip_kfp.StageFailedError):
         _run(folder)
     assert len(_entries(folder)) == 2  # left and right; the failed join none
     join.write_text(_SCRIPTS["join.sh"])

@@ -12,11 +12,11 @@ from support.local_runs import Lines, isolate, read
 
 from unip_kfp import s3
 from unip_kfp.errors import UsageError
-from unip_kfp.local import run_local
 from unip_kfp.local.cel import ConditionError, compile_condition
 from unip_kfp.local.data import Artifact
 from unip_kfp.local.package_reader import Package
 from unip_kfp.local.placeholders import PlaceholderError, TaskPlaceholders, serialize_parameter
+from unip_kfp.local.runner import run_local
 
 
 @pytest.fixture(autouse=True)

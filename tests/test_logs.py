@@ -20,8 +20,8 @@ from support.kubeflow_env import cli
 from support.operate import URI_ARGS, Cluster, finished_run, log_requests, pod_log_requests
 from support.s3_server import S3Endpoint
 
-from unip_kfp.kubeflow import attach
 from unip_kfp.kubeflow.logs import LogsUnavailable, resolve_node
+from unip_kfp.kubeflow.operate import attach
 from unip_kfp.kubeflow.pods import node_id
 
 pytestmark = pytest.mark.filterwarnings("ignore:This client only works:FutureWarning")

@@ -92,8 +92,11 @@ def options(func: Callable[..., object]) -> set[str]:
 
 def test_run_mirrors_the_options_of_the_functions_it_chooses_between() -> None:
     """`run` offers every option of `run_local` and `submit`, and each method its function's."""
-    from unip_kfp.kubeflow import runs, schedule, submit, upload
-    from unip_kfp.local import run_local
+    from unip_kfp.kubeflow.operate import runs
+    from unip_kfp.kubeflow.schedule_steps import apply_schedule as schedule
+    from unip_kfp.kubeflow.submission import submit
+    from unip_kfp.kubeflow.versions import upload
+    from unip_kfp.local.runner import run_local
 
     assert options(run_local) == options(unip_kfp.Project.run_local)
     assert options(submit) == options(unip_kfp.Project.submit)
@@ -106,11 +109,11 @@ def test_run_mirrors_the_options_of_the_functions_it_chooses_between() -> None:
 
 def test_schedule_functions_mirror_the_ones_doing_the_work() -> None:
     """Each exported schedule function offers exactly the options of the internal one."""
-    from unip_kfp import kubeflow
+    from unip_kfp.kubeflow import operate
 
     access = {"client", "host", "namespace", "token", "token_file", "ca_cert"}
     for name in ("schedules", "pause_schedule", "resume_schedule", "delete_schedule", "attach"):
-        public, internal = getattr(unip_kfp, name), getattr(kubeflow, name)
+        public, internal = getattr(unip_kfp, name), getattr(operate, name)
         assert options(public) == options(internal), name
         assert access <= options(public), name
         assert "config" in inspect.signature(public).parameters, name
@@ -148,21 +151,24 @@ def test_every_export_resolves_and_dir_lists_it() -> None:
         unip_kfp.no_such_name  # noqa: B018
 
 
-def test_importing_the_api_imports_no_kfp_until_a_run_type_is_used() -> None:
+def test_importing_the_api_and_its_types_imports_no_kfp() -> None:
+    """kfp comes in only with a run or a compile: not with `import unip_kfp`, nor with the
+    result and error types a caller names in an `except` or a type hint."""
     script = """
 import json, sys
 import unip_kfp
 from unip_kfp import Project, RunHandle, Upload, load, run
 kfp = lambda: sorted(m for m in sys.modules if m == "kfp" or m.startswith("kfp."))
 before = kfp()
-unip_kfp.LocalRunResult
-print(json.dumps([before, bool(kfp())]))
+unip_kfp.LocalRunResult, unip_kfp.StageFailedError, unip_kfp.Applied, unip_kfp.Logs
+types = kfp()
+unip_kfp.load("examples/train-test/manifests").compile()
+print(json.dumps([before, types, bool(kfp())]))
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           check=True, cwd=ROOT)
-    before, after = json.loads(done.stdout)
-    assert before == []  # Kubeflow's types too: only `local` needs kfp (its package reader)
-    assert after is True
+    before, types, compiled = json.loads(done.stdout)
+    assert (before, types, compiled) == ([], [], True)
 
 
 def test_internal_subpackages_say_so_first() -> None:

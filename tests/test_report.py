@@ -21,7 +21,8 @@ from support.local_runs import Lines, copy_example, isolate, manifest, stage, wr
 
 import unip_kfp
 from unip_kfp.cli import main
-from unip_kfp.local import StageFailedError, run_local
+from unip_kfp.local.result import StageFailedError
+from unip_kfp.local.runner import run_local
 from unip_kfp.views.html_page import CSP
 
 HOSTILE = "<script>document.title='PWNED'</script>&amp;"

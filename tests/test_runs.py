@@ -23,7 +23,7 @@ from support.operate import URI_ARGS, URIS
 from support.s3_server import S3Endpoint
 
 import unip_kfp
-from unip_kfp.kubeflow import submit
+from unip_kfp.kubeflow.submission import submit
 
 pytestmark = pytest.mark.filterwarnings("ignore:This client only works:FutureWarning")
 

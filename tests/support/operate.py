@@ -16,7 +16,8 @@ from typing import Any
 
 import unip_kfp
 from unip_kfp.errors import RunFailedError
-from unip_kfp.kubeflow import RunHandle, submit
+from unip_kfp.kubeflow.handle import RunHandle
+from unip_kfp.kubeflow.submission import submit
 
 from .k8s_api_server import K8sApiServer
 from .kfp_fake_pods import PodStore

@@ -89,8 +89,8 @@ def logs(run_id: str, stage: str | None, follow: bool, tail: int | None, workdir
 
 def _kubeflow_logs(run_id: str, stage: str | None, follow: bool, tail: int | None,
                    config: str | None, s3_endpoint: str | None, where: dict[str, Any]) -> None:
-    from ..kubeflow import attach
     from ..kubeflow.logs import LogsUnavailable, prefixed
+    from ..kubeflow.operate import attach
 
     handle = attach(run_id, config=config, s3_endpoint=s3_endpoint, echo=_say, **where)
     if follow:
@@ -128,8 +128,8 @@ def _print_logs(found: Any, prefixed: Callable[[str, str], list[str]]) -> None:
 def runs_command(project: Project | None, pipeline: str | None, state: str | None, limit: int,
                  fmt: str, config: str | None, **options: Any) -> None:
     """List runs, newest first: state, start, duration, failed stage and UI link."""
-    from ..kubeflow import runs
     from ..kubeflow.history import runs_json, summary_table
+    from ..kubeflow.operate import runs
 
     where = access(options)
     name = project.pipeline(pipeline).name if project is not None else pipeline
@@ -152,8 +152,8 @@ def runs_command(project: Project | None, pipeline: str | None, state: str | Non
 @handle_errors
 def status(run_id: str, config: str | None, **options: Any) -> None:
     """Show a Kubeflow run's state and each stage's, as `run --wait` does (exit 1: failed)."""
-    from ..kubeflow import attach
     from ..kubeflow.history import status_lines, success
+    from ..kubeflow.operate import attach
 
     handle = attach(run_id, config=config, echo=_say, **access(options))
     state, lines = status_lines(handle)
@@ -170,7 +170,7 @@ def status(run_id: str, config: str | None, **options: Any) -> None:
 @handle_errors
 def cancel(run_id: str, config: str | None, **options: Any) -> None:
     """Cancel a Kubeflow run (its stages are stopped); canceling twice is harmless."""
-    from ..kubeflow import attach
+    from ..kubeflow.operate import attach
 
     handle = attach(run_id, config=config, echo=_say, **access(options))
     state = handle.cancel()

@@ -60,7 +60,7 @@ def apply(target: Project | str, cron: str | None, every: str | None, name: str 
           experiment: str | None, pipeline: str | None, s3_endpoint: str | None, fmt: str,
           **options: Any) -> None:
     """Create, keep or replace the schedule of PATH's pipeline (prints its id)."""
-    from ..kubeflow import schedule as apply_schedule
+    from ..kubeflow.schedule_steps import apply_schedule
 
     where = access(options)
     applied = apply_schedule(target, name=name, cron=cron, every=every, start=start, end=end,
@@ -83,7 +83,7 @@ def apply(target: Project | str, cron: str | None, every: str | None, name: str 
 def list_command(project: Project | None, pipeline: str | None, fmt: str, config: str | None,
                  **options: Any) -> None:
     """List schedules: name, pipeline, status, trigger, concurrency, id."""
-    from ..kubeflow import schedules
+    from ..kubeflow.operate import schedules
     from ..kubeflow.schedules import schedule_table
 
     where = access(options)
@@ -109,7 +109,7 @@ def _one_command(verb: str, doc: str) -> click.Command:
     @handle_errors
     def command(name: str, project: Project | None, pipeline: str | None,
                 recurring_run_id: str | None, config: str | None, **options: Any) -> None:
-        from ..kubeflow import delete_schedule, pause_schedule, resume_schedule
+        from ..kubeflow.operate import delete_schedule, pause_schedule, resume_schedule
 
         where = access(options)
         work = {"pause": pause_schedule, "resume": resume_schedule,

@@ -1,6 +1,6 @@
 """`unip-kfp upload`: put a pipeline package on Kubeflow as a pipeline or a new version.
 
-The work is `unip_kfp.kubeflow.upload`; kfp is imported only when the command runs.
+The work is `unip_kfp.kubeflow.versions.upload`; kfp is imported only when the command runs.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def upload(target: Project | str, pipeline: str | None, pipeline_name: str | Non
     package creates nothing. Prints the pipeline and version ids; run the version with
     `unip-kfp run PATH --from-version VERSION_ID`.
     """
-    from ..kubeflow import upload as upload_package
+    from ..kubeflow.versions import upload as upload_package
 
     token, token_file = token_choice(token, token_file)
     result = upload_package(

@@ -21,15 +21,3 @@ id, run history), `cron`/`schedules`/`schedule_steps` (schedules with apply sema
 What is submitted is prepared by `unip_kfp.launch.prepared`; S3 access is `unip_kfp.s3`.
 kfp is imported only when a function needs it.
 """
-
-from __future__ import annotations
-
-from .handle import RunHandle
-from .operate import attach, delete_schedule, pause_schedule, resume_schedule, runs, schedules
-from .schedule_steps import apply_schedule as schedule
-from .submission import DEFAULT_PIPELINE_ROOT, submit
-from .versions import Upload, upload
-
-__all__ = ["DEFAULT_PIPELINE_ROOT", "RunHandle", "Upload", "attach", "delete_schedule",
-           "pause_schedule", "resume_schedule", "runs", "schedule", "schedules", "submit",
-           "upload"]

@@ -9,7 +9,7 @@ command (the wrapper, `sh`, the stage's own command) runs as a host process in t
 folder, the way its pod would: its own view of its inputs, its pod's environment, its
 outputs as the launcher uploads them. Modules by responsibility:
 
-- `package`: read the IR into protobufs, refuse what cannot run here
+- `package_reader`: read the IR into protobufs, refuse what cannot run here
 - `cel`: the condition evaluator for `dsl.If`/`Else` sub-DAGs
 - `placeholders`: command-line placeholders and parameter serialisation
 - `expansion`: the kubelet's `$(NAME)`/`$$` rule and a pod's environment
@@ -24,16 +24,3 @@ outputs as the launcher uploads them. Modules by responsibility:
 - `summary`, `result`: what the run reports
 - `runner`: `run_local`, tying it together
 """
-
-from __future__ import annotations
-
-from .result import LocalRunResult, RunInterruptedError, StageFailedError, StageResult
-from .runner import run_local
-
-__all__ = [
-    "LocalRunResult",
-    "RunInterruptedError",
-    "StageFailedError",
-    "StageResult",
-    "run_local",
-]

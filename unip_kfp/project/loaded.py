@@ -4,9 +4,10 @@
     package = project.compile(output="out/")          # KFP pipeline package(s)
     result = project.run(inputs={"xy_train": "./data/xy_train.csv", ...})  # here or Kubeflow
 
-Every method's options are those of the function doing the work (`local.run_local`,
-`kubeflow.submit`/`upload`/`schedule`/`runs`), named here once so that an editor and mypy
-see them. kfp is imported only by the methods that need it, so loading and planning stay fast.
+Every method's options are those of the function doing the work
+(`local.runner.run_local`, `kubeflow.submission.submit`, `kubeflow.versions.upload`, ...),
+named here once so that an editor and mypy see them. kfp is imported only by the methods
+that need it, so loading and planning stay fast.
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ from .running import Echo
 if TYPE_CHECKING:
     import kfp
 
-    from ..kubeflow import RunHandle, Upload
+    from ..kubeflow.handle import RunHandle
     from ..kubeflow.history import RunSummary
     from ..kubeflow.schedule_steps import Applied
-    from ..local import LocalRunResult
+    from ..kubeflow.versions import Upload
+    from ..local.result import LocalRunResult
 
 @dataclass(frozen=True)
 class Project:
@@ -148,8 +150,8 @@ class Project:
         inherit_env: bool = False, keep: bool = False, parallel: bool = False,
         echo: Echo | None = None, s3_endpoint: str | None = None, reuse: bool = False,
     ) -> LocalRunResult:
-        """Run a pipeline of this project on this machine (see `unip_kfp.local.run_local`)."""
-        from ..local import run_local
+        """Run a pipeline of this project on this machine (see `local.runner.run_local`)."""
+        from ..local.runner import run_local
 
         return run_local(self, pipeline=pipeline, inputs=inputs, outputs=outputs,
                          workdir=workdir, jobs=jobs, force=force, real_paths=real_paths,
@@ -165,8 +167,8 @@ class Project:
         s3_endpoint: str | None = None, cache: bool = False, parallel: bool = False,
         echo: Echo | None = None, upload: bool = False,
     ) -> RunHandle:
-        """Start a run on Kubeflow through `kfp.Client`; don't wait (see `kubeflow.submit`)."""
-        from ..kubeflow import submit
+        """Start a run on Kubeflow through `kfp.Client`; don't wait (`kubeflow.submission`)."""
+        from ..kubeflow.submission import submit
 
         return submit(self, pipeline=pipeline, client=client, host=host, namespace=namespace,
                       token=token, token_file=token_file, ca_cert=ca_cert,
@@ -182,8 +184,8 @@ class Project:
         parallel: bool = False, echo: Echo | None = None,
     ) -> Upload:
         """Upload a pipeline as a Kubeflow pipeline version named by its content hash: an
-        unchanged package creates nothing (see `kubeflow.upload`)."""
-        from ..kubeflow import upload
+        unchanged package creates nothing (see `kubeflow.versions.upload`)."""
+        from ..kubeflow.versions import upload
 
         return upload(self, host=host, pipeline_name=pipeline_name, namespace=namespace,
                       client=client, token=token, token_file=token_file, ca_cert=ca_cert,
@@ -202,7 +204,7 @@ class Project:
     ) -> Applied:
         """Schedule a pipeline on Kubeflow with apply semantics: create, leave unchanged, or
         replace without stopping runs in flight (see `unip_kfp.kubeflow.schedule`)."""
-        from ..kubeflow import schedule
+        from ..kubeflow.schedule_steps import apply_schedule as schedule
 
         return schedule(self, name=name, cron=cron, every=every, start=start, end=end,
                         inputs=inputs, max_concurrency=max_concurrency, experiment=experiment,
@@ -217,7 +219,7 @@ class Project:
         ca_cert: str | None = None,
     ) -> list[RunSummary]:
         """This pipeline's newest runs on Kubeflow (see `unip_kfp.kubeflow.runs`)."""
-        from ..kubeflow import runs
+        from ..kubeflow.operate import runs
 
         return runs(self, pipeline=pipeline, state=state, limit=limit, client=client,
                     host=host, namespace=namespace, token=token, token_file=token_file,

@@ -21,10 +21,10 @@ from .running import Echo, RunTarget
 if TYPE_CHECKING:
     import kfp
 
-    from ..kubeflow import Upload
     from ..kubeflow.history import RunSummary
     from ..kubeflow.schedule_steps import Applied
     from ..kubeflow.schedules import Schedule
+    from ..kubeflow.versions import Upload
 
 
 def upload(
@@ -40,7 +40,7 @@ def upload(
     `pipeline_name` is its name on Kubeflow (default: the pipeline's). `cache=True` is
     refused: nothing computes cache keys for runs started from an uploaded version.
     """
-    from ..kubeflow import upload as upload_version
+    from ..kubeflow.versions import upload as upload_version
 
     return upload_version(target, host=host, pipeline_name=pipeline_name, namespace=namespace,
                           client=client, token=token, token_file=token_file, ca_cert=ca_cert,
@@ -63,7 +63,7 @@ def schedule(
 
     Trigger and inputs are checked before anything is sent (`UsageError`).
     """
-    from ..kubeflow import schedule as apply_schedule
+    from ..kubeflow.schedule_steps import apply_schedule
 
     return apply_schedule(target, name=name, cron=cron, every=every, start=start, end=end,
                           inputs=inputs, max_concurrency=max_concurrency,
@@ -82,7 +82,7 @@ def schedules(
 
     Settings come from `project`, else `config` (a `unip-kfp.yaml`), else the one here.
     """
-    from ..kubeflow import schedules as list_schedules
+    from ..kubeflow.operate import schedules as list_schedules
 
     return list_schedules(project, pipeline=pipeline, config=config, client=client, host=host,
                           namespace=namespace, token=token, token_file=token_file,
@@ -99,7 +99,7 @@ def pause_schedule(
 
     `recurring_run_id` picks one when several schedules have that name (`UsageError` else).
     """
-    from ..kubeflow import pause_schedule as pause
+    from ..kubeflow.operate import pause_schedule as pause
 
     return pause(name, project, pipeline=pipeline, recurring_run_id=recurring_run_id,
                  config=config, client=client, host=host, namespace=namespace, token=token,
@@ -113,7 +113,7 @@ def resume_schedule(
     token: str | None = None, token_file: str | None = None, ca_cert: str | None = None,
 ) -> Schedule:
     """Resume the paused schedule `name` (found as `pause_schedule` finds it)."""
-    from ..kubeflow import resume_schedule as resume
+    from ..kubeflow.operate import resume_schedule as resume
 
     return resume(name, project, pipeline=pipeline, recurring_run_id=recurring_run_id,
                   config=config, client=client, host=host, namespace=namespace, token=token,
@@ -128,7 +128,7 @@ def delete_schedule(
 ) -> Schedule:
     """Delete the schedule `name`; its runs, in flight or done, stay (KFP would otherwise
     delete the workflows of runs in flight: docs/kubeflow.md, "Schedules")."""
-    from ..kubeflow import delete_schedule as delete
+    from ..kubeflow.operate import delete_schedule as delete
 
     return delete(name, project, pipeline=pipeline, recurring_run_id=recurring_run_id,
                   config=config, client=client, host=host, namespace=namespace, token=token,
@@ -146,7 +146,7 @@ def runs(
 
     Settings come from `project`, else `config` (a `unip-kfp.yaml`), else the one here.
     """
-    from ..kubeflow import runs as list_runs
+    from ..kubeflow.operate import runs as list_runs
 
     return list_runs(project, pipeline=pipeline, state=state, limit=limit, config=config,
                      client=client, host=host, namespace=namespace, token=token,

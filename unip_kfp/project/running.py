@@ -1,10 +1,10 @@
 """A run of a pipeline: start one here or on Kubeflow (`run`), or attach to one by id.
 
 `on_kubeflow` is the one rule that decides where `run` goes, for the CLI and Python alike.
-`run` offers every option of `local.run_local` and of `kubeflow.submit`, typed, so that an
-editor and mypy see them; kfp is imported only when a run starts. `Project.run` comes here:
-so that `loaded` may import this module, a project is known by what it does
-(`launch.Compilable`, and its `settings`), never by its class.
+`run` offers every option of `local.runner.run_local` and of `kubeflow.submission.submit`,
+typed, so that an editor and mypy see them; kfp is imported only when a run starts.
+`Project.run` comes here: so that `loaded` may import this module, a project is known by
+what it does (`launch.Compilable`, and its `settings`), never by its class.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from ..manifests.project_config import Settings, find_config, load_settings
 if TYPE_CHECKING:
     import kfp
 
-    from ..kubeflow import RunHandle
-    from ..local import LocalRunResult
+    from ..kubeflow.handle import RunHandle
+    from ..local.result import LocalRunResult
 
 Echo = Callable[[str], None]
 """Where progress lines go (default: stderr for local runs, stdout for Kubeflow)."""
@@ -66,7 +66,7 @@ def run(
                        from_version=from_version):
         if from_version or upload:
             raise UsageError("--from-version and --upload run on Kubeflow: give --host")
-        from ..local import run_local
+        from ..local.runner import run_local
 
         return run_local(target, pipeline=pipeline, inputs=inputs, outputs=outputs,
                          workdir=workdir, jobs=jobs, force=force, real_paths=real_paths,
@@ -75,7 +75,7 @@ def run(
     if reuse:
         raise UsageError("--reuse reuses this machine's stage results: run with --local, or "
                          "use --cache on Kubeflow")
-    from ..kubeflow import submit
+    from ..kubeflow.submission import submit
 
     # Fail before submitting, not after a long run: local -o folders must be usable.
     check_local_destinations([os.fspath(d) for d in (outputs or {}).values()], force=force)
@@ -139,7 +139,7 @@ def attach(
 
     Settings (`kubeflow.*`, `s3.*`) come from `config`, else `unip-kfp.yaml` here.
     """
-    from ..kubeflow import attach as attach_run
+    from ..kubeflow.operate import attach as attach_run
 
     return attach_run(run_id, config=config, s3_endpoint=s3_endpoint, echo=echo,
                       client=client, host=host, namespace=namespace, token=token,
