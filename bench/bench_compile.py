@@ -40,6 +40,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from user_environment import child_environment
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "train-test" / "manifests"
 RATIO_TARGET = 1.0
@@ -120,17 +122,6 @@ class Side:
                 raise SystemExit(f"{self.label} N={n} failed ({child.returncode}):\n{text}")
         cpu = usage.ru_utime + usage.ru_stime
         return Figure(elapsed, cpu, usage.ru_maxrss / 1024, out.stat().st_size)
-
-
-def child_environment(scratch: Path) -> dict[str, str]:
-    """The caller's environment, with bytecode caching on (in scratch) as users have it.
-
-    Without cached bytecode every process compiles kfp's sources afresh (~1 s each side);
-    PYTHONDONTWRITEBYTECODE is common in containers and CI. The warm-up run fills the cache.
-    """
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPYCACHEPREFIX"] = str(scratch / "pycache")
-    return env
 
 
 def write_manifest(folder: Path, n: int) -> Path:

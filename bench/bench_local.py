@@ -34,7 +34,7 @@ from pathlib import Path
 import yaml
 
 import unip_kfp
-from unip_kfp.local import run_local
+from unip_kfp.local.runner import run_local
 from unip_kfp.local.sandbox import ISOLATION_ENV, choose_isolation
 
 PER_STAGE_TARGET_MS = 30.0
