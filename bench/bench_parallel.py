@@ -20,7 +20,6 @@ Exit status 1 when the target is missed.
 """
 
 import argparse
-import os
 import re
 import shutil
 import subprocess
@@ -30,6 +29,7 @@ import time
 from pathlib import Path
 
 import yaml
+from user_environment import child_environment
 
 TARGET = 1.10  # wall <= 110% of the critical path
 JOBS = 2
@@ -76,10 +76,7 @@ def cli() -> list[str]:
 
 def environment(scratch: Path) -> dict[str, str]:
     """Bytecode cached (in scratch) as installed software has it; runs' temp files in scratch."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPYCACHEPREFIX"] = str(scratch / "pycache")
-    env["TMPDIR"] = str(scratch / "tmp")
-    return env
+    return {**child_environment(scratch), "TMPDIR": str(scratch / "tmp")}
 
 
 def best_wall(
