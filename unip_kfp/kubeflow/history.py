@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from ..checks.credentials import DEFAULT_PIPELINE_ROOT
 from ..errors import UsageError
 from ..launch.prepared import plan_from_spec
 from ..manifests.project_config import KubeflowConfig
@@ -28,7 +29,6 @@ from .server_errors import api_status
 from .stages import stage_keys, stage_states, state_of, was_canceled, when
 from .versions import unwrap_platform, unwrap_spec
 
-DEFAULT_ROOT = "minio://mlpipeline/v2/artifacts"
 STATES = ("PENDING", "RUNNING", "SUCCEEDED", "SKIPPED", "FAILED", "CANCELING", "CANCELED")
 _MAX_PAGES = 20
 
@@ -172,7 +172,7 @@ def attach_run(connection: Connection, run_id: str, *, storage: Callable[[], Any
                              "`unip-kfp runs`)") from None
     spec, platform = Specs(connection).of(run)
     config = getattr(run, "runtime_config", None)
-    root = str(getattr(config, "pipeline_root", "") or "") or DEFAULT_ROOT
+    root = str(getattr(config, "pipeline_root", "") or "") or DEFAULT_PIPELINE_ROOT
     return RunHandle(
         run_id=run_id, url=connection.run_url(run_id), experiment_id=str(run.experiment_id),
         plan=plan_from_spec(spec, f"run {run_id}"), spec=spec, pipeline_root=root,

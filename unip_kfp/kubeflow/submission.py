@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..checks.credentials import DEFAULT_PIPELINE_ROOT
 from ..errors import UsageError
 from ..launch.arguments import InputArgument, InputValue, box_uri, parse_inputs
 from ..launch.prepared import Prepared, Target, prepare
@@ -36,7 +37,6 @@ from .versions import select_version, unwrap_platform, unwrap_spec
 if TYPE_CHECKING:
     import kfp
 
-DEFAULT_PIPELINE_ROOT = "minio://mlpipeline/v2/artifacts"
 
 
 def submit(
