@@ -19,6 +19,7 @@ from ..manifests.project_config import Settings
 from .boxes import Box, Place, StageReads, boxes_read
 
 DEFAULT_PIPELINE_ROOT = "minio://mlpipeline/v2/artifacts"
+REACH = ("kubeflow", "credentials")  # where the launcher-reach warnings point
 
 
 def pipeline_root(settings: Settings) -> str:
@@ -69,7 +70,7 @@ def outside_root_issues(boxes: Iterable[tuple[str, str]], settings: Settings) ->
         ):
             continue
         issue = settings.issue(
-            ("kubeflow", "credentials"),
+            REACH,
             f"box '{name}' ({uri}) is outside the pipeline root's bucket "
             f"({root.scheme}://{root.bucket}): KFP 2.17's launcher reads it with the stage "
             "pod's own environment, not with the kfp-launcher providers",
@@ -80,3 +81,8 @@ def outside_root_issues(boxes: Iterable[tuple[str, str]], settings: Settings) ->
             Severity.WARNING, issue.message, issue.file, issue.line, issue.field, issue.hint
         )
     return [found[m] for m in sorted(found)]
+
+
+def launcher_reach(issues: Iterable[Issue]) -> list[Issue]:
+    """The launcher-reach warnings among a checked project's issues (`doctor` shows them)."""
+    return [i for i in issues if i.field == ".".join(REACH)]

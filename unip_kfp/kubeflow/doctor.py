@@ -186,15 +186,15 @@ class Doctor:
                        "(Kubeflow dashboard: Manage Contributors)"))
 
     def check_credentials(self) -> None:
-        from ..plan.launcher_credentials import launcher_issues
+        from ..checks.credentials import launcher_reach
 
         mode = self.settings.config.kubeflow.credentials
         if mode == "env":
             self.add(Check("credentials", PASS, "env: box Secrets become AWS_* variables of "
                                                 "the stage containers (works on any install)"))
             return
-        plans = self.project.pipelines if self.project is not None else ()
-        issues = launcher_issues(plans, self.settings)
+        # Loading the project ran the rule (a warning); without a project no box is read.
+        issues = launcher_reach(self.project.warnings) if self.project is not None else []
         if issues:
             self.add(Check("credentials", FAIL, f"launcher: {issues[0].message}",
                            issues[0].hint or ""))

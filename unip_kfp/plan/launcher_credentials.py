@@ -35,20 +35,16 @@ from typing import Any
 import yaml
 
 from ..checks.boxes import Place
-from ..checks.credentials import DEFAULT_PIPELINE_ROOT, outside_root_issues, pipeline_root
-from ..errors import Issue
-from ..manifests.project_config import Settings
-from .model import Box, Kind, PipelinePlan
+from ..checks.credentials import DEFAULT_PIPELINE_ROOT, pipeline_root
+from .model import Box, PipelinePlan
 
 __all__ = [
     "DEFAULT_PIPELINE_ROOT",
     "Place",
     "box_override",
     "covered",
-    "launcher_issues",
     "merge_providers",
     "pipeline_root",
-    "read_boxes",
     "secret_boxes",
     "wanted_providers",
 ]
@@ -70,31 +66,6 @@ INSTALL_MINIO_DEFAULT: dict[str, Any] = {
 }
 # An s3 default that changes nothing: credentials from the pod's environment, as without one.
 ENV_S3_DEFAULT: dict[str, Any] = {"credentials": {"fromEnv": True}}
-
-
-def read_boxes(plan: PipelinePlan) -> list[Box]:
-    """Boxes the plan's stages read: mounted data, file inputs' defaults, the default box."""
-    uris = [b.source.ref for s in plan.stages for b in s.inputs
-            if b.source and b.source.origin == "mount"]
-    file_params = [
-        b for s in plan.stages for b in s.inputs
-        if b.source and b.source.origin == "param" and b.kind is Kind.FILE
-    ]
-    uris += [plan.variable(b.var).default or "" for b in file_params]
-    boxes = [b for b in plan.boxes if any(u == b.uri or u.startswith(b.uri + "/") for u in uris)]
-    if file_params and plan.default_box is not None and plan.default_box not in boxes:
-        boxes.append(plan.default_box)
-    return boxes
-
-
-def launcher_issues(plans: Sequence[PipelinePlan], settings: Settings) -> list[Issue]:
-    """With `credentials: launcher`: a warning per box outside the pipeline root's bucket.
-
-    The rule is `checks.credentials`'s, which validation runs on the manifests; this applies
-    it to plans already made (`doctor`).
-    """
-    read = dict.fromkeys((b.name, b.uri) for plan in plans for b in read_boxes(plan))
-    return outside_root_issues(read, settings)
 
 
 def secret_boxes(plans: Iterable[PipelinePlan]) -> list[Box]:
